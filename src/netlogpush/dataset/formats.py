@@ -1,0 +1,99 @@
+"""Output formats: NDJSON (Cloudflare's default) and CSV, built column by column.
+
+Hand-written rather than ``orjson.dumps`` per record: a dict per record costs ~3 µs for 84
+fields, while joining whole columns of already-encoded values with pyarrow's
+``binary_join_element_wise`` costs well under 1 µs per record. The key order is the order of
+``field_names`` (Cloudflare emits keys in the job's ``field_names`` order).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from netlogpush.dataset.fields import FIELD_NAMES, FIELDS_BY_NAME
+from netlogpush.dataset.timestamps import DEFAULT_TIMESTAMP_FORMAT, format_datetime
+
+# Characters that JSON strings must escape; values without them are quoted as they are.
+_NEEDS_JSON_ESCAPE = r'[\x00-\x1f"\\]'
+_NEEDS_CSV_QUOTE = r'[",\r\n]'
+
+
+def _check_fields(field_names: Sequence[str] | None) -> Sequence[str]:
+    if field_names is None:
+        return FIELD_NAMES
+    unknown = [f for f in field_names if f not in FIELDS_BY_NAME]
+    if unknown:
+        raise ValueError(f"unknown field name(s): {', '.join(unknown)}")
+    return field_names
+
+
+def _text(table: pa.Table, name: str, timestamp_format: str) -> tuple[pa.Array, bool]:
+    """The column as text, and whether it is a JSON string (needs quotes)."""
+    col = table.column(name).combine_chunks()
+    if name == "Datetime":
+        col = format_datetime(col, timestamp_format)
+    if pa.types.is_string(col.type):
+        return col, True
+    return pc.cast(col, pa.string()), False
+
+
+def _json_string(col: pa.Array) -> pa.Array:
+    if len(col) and pc.any(pc.match_substring_regex(col, _NEEDS_JSON_ESCAPE)).as_py():
+        return pa.array([orjson.dumps(v).decode() for v in col.to_pylist()], pa.string())
+    return pc.binary_join_element_wise('"', col, '"', "")
+
+
+def _lines_to_bytes(lines: pa.Array) -> bytes:
+    """The concatenation of a string array's values: its data buffer between the first and last offset."""
+    lines = lines.combine_chunks() if isinstance(lines, pa.ChunkedArray) else lines
+    if not len(lines):
+        return b""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)
+    first, last = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
+    return bytes(memoryview(lines.buffers()[2])[first:last])
+
+
+def encode_ndjson(
+    table: pa.Table,
+    field_names: Sequence[str] | None = None,
+    timestamp_format: str = DEFAULT_TIMESTAMP_FORMAT,
+) -> bytes:
+    """Records as newline-delimited JSON, one object per line, each line ending in ``\\n``."""
+    names = _check_fields(field_names)
+    if table.num_rows == 0:
+        return b""
+    parts: list[pa.Array | str] = []
+    for i, name in enumerate(names):
+        col, is_string = _text(table, name, timestamp_format)
+        parts.append(("{" if i == 0 else ",") + orjson.dumps(name).decode() + ":")
+        parts.append(_json_string(col) if is_string else col)
+    parts.append("}\n")
+    return _lines_to_bytes(pc.binary_join_element_wise(*parts, ""))
+
+
+def _csv_field(col: pa.Array) -> pa.Array:
+    if len(col) and pc.any(pc.match_substring_regex(col, _NEEDS_CSV_QUOTE)).as_py():
+        quoted = pc.binary_join_element_wise('"', pc.replace_substring(col, '"', '""'), '"', "")
+        return pc.if_else(pc.match_substring_regex(col, _NEEDS_CSV_QUOTE), quoted, col)
+    return col
+
+
+def encode_csv(
+    table: pa.Table,
+    field_names: Sequence[str] | None = None,
+    timestamp_format: str = DEFAULT_TIMESTAMP_FORMAT,
+    header: bool = False,
+) -> bytes:
+    """Records as CSV (RFC 4180 quoting), one line per record; optionally a header line first."""
+    names = _check_fields(field_names)
+    head = (",".join(names) + "\n").encode() if header else b""
+    if table.num_rows == 0:
+        return head
+    cols = [_csv_field(_text(table, n, timestamp_format)[0]) for n in names]
+    lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*cols, ","), "\n", "")
+    return head + _lines_to_bytes(lines)

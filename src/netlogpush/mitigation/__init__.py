@@ -1,0 +1,1 @@
+"""The mitigation systems and their sampling (dosd, flowtrackd and magic-firewall)."""
