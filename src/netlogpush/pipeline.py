@@ -9,15 +9,16 @@ traffic that passes Magic Firewall without matching a rule: ``MitigationSystem``
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from netlogpush.config import Settings
 from netlogpush.dataset.records import empty_table, make_table
 from netlogpush.decode import FrameBatch, decode
 from netlogpush.decode.materialize import header_columns
@@ -34,7 +35,7 @@ class EnrichStage(Protocol):
         dst4: npt.NDArray[np.uint32],
         src6: npt.NDArray[np.uint8],
         dst6: npt.NDArray[np.uint8],
-    ) -> dict[str, npt.NDArray[np.int64] | npt.NDArray[np.object_]]: ...
+    ) -> Mapping[str, npt.NDArray[Any]]: ...
 
 
 @dataclass(slots=True)
@@ -76,7 +77,9 @@ class Pipeline:
         if not rows.size:
             return empty_table()
         columns: dict[str, object] = dict(header_columns(pc, rows))
-        columns["SampleInterval"] = frames.sample_interval[rows].astype(np.int64) * self.sampler.interval
+        columns["SampleInterval"] = (
+            frames.sample_interval[rows].astype(np.int64) * self.sampler.interval
+        )
         columns.update(PASSTHROUGH_SAMPLE)
         if self.enricher is not None:
             columns.update(
@@ -91,6 +94,19 @@ class Pipeline:
             table = self.process(frames)
             if table.num_rows:
                 yield table
+
+
+def pipeline_from_settings(
+    settings: Settings, sample_interval: int | None = None, seed: int | None = None
+) -> Pipeline:
+    """A pipeline as the settings describe it; explicit arguments win over the settings."""
+    from netlogpush.enrich import Enricher
+
+    return Pipeline(
+        sample_interval if sample_interval is not None else settings.sampling.interval,
+        seed if seed is not None else settings.sampling.seed,
+        Enricher.from_config(settings),
+    )
 
 
 def decode_file(

@@ -16,7 +16,12 @@ import pyarrow as pa
 from netlogpush.dataset.fields import FIELDS, FIELDS_BY_NAME
 
 SCHEMA = pa.schema(
-    [pa.field(f.name, pa.int64() if f.is_int or f.name == "Datetime" else pa.string(), nullable=False) for f in FIELDS]
+    [
+        pa.field(
+            f.name, pa.int64() if f.is_int or f.name == "Datetime" else pa.string(), nullable=False
+        )
+        for f in FIELDS
+    ]
 )
 
 
@@ -37,7 +42,9 @@ def make_table(columns: Mapping[str, Any], num_rows: int) -> pa.Table:
         if isinstance(value, (int, str)):
             arrays.append(pa.repeat(pa.scalar(value, field.type), num_rows))
             continue
-        arr = value if isinstance(value, (pa.Array, pa.ChunkedArray)) else pa.array(np.asarray(value))
+        arr = (
+            value if isinstance(value, (pa.Array, pa.ChunkedArray)) else pa.array(np.asarray(value))
+        )
         if len(arr) != num_rows:
             raise ValueError(f"{field.name} has {len(arr)} values for {num_rows} records")
         arrays.append(arr.cast(field.type))

@@ -24,7 +24,9 @@ def format_datetime(ts_ns: pa.Array, fmt: str) -> pa.Array:
         return pc.divide(ts_ns, 1_000_000_000)
     unit = _UNITS.get(fmt)
     if unit is None:
-        raise ValueError(f"timestamp_format must be one of {', '.join(TIMESTAMP_FORMATS)}; got {fmt!r}")
-    values = np.asarray(ts_ns, dtype=np.int64).astype("datetime64[ns]")
-    text = np.datetime_as_string(values, unit=unit)
+        raise ValueError(
+            f"timestamp_format must be one of {', '.join(TIMESTAMP_FORMATS)}; got {fmt!r}"
+        )
+    values: np.typing.NDArray[np.datetime64] = np.asarray(ts_ns, dtype=np.int64).astype("datetime64[ns]")
+    text = np.datetime_as_string(values, unit=unit)  # type: ignore[call-overload]
     return pc.binary_join_element_wise(pa.array(text, pa.string()), "Z", "")

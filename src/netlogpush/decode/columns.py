@@ -8,6 +8,7 @@ become strings only for the packets that are sampled into records (``dataset/rec
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +17,7 @@ from netlogpush.decode.frames import FrameBatch
 from netlogpush.decode.status import FIRST_RECORDABLE, DecodeStatus, count_by_reason
 
 I64 = npt.NDArray[np.int64]
+IntColumn = npt.NDArray[np.integer[Any]]
 
 
 @dataclass(slots=True)
@@ -31,9 +33,7 @@ class ListColumn:
 
     @classmethod
     def empty(cls, width: int = 1) -> ListColumn:
-        return cls(
-            np.zeros(0, np.int64), np.zeros((0, width), np.uint32), np.zeros(0, np.int32)
-        )
+        return cls(np.zeros(0, np.int64), np.zeros((0, width), np.uint32), np.zeros(0, np.int32))
 
 
 @dataclass(slots=True)
@@ -43,7 +43,7 @@ class DnsQuestions:
     rows: I64
     name_start: I64  # absolute offset of the QNAME in wire format
     name_end: I64  # offset just past its terminating zero label
-    qtype: npt.NDArray[np.uint32]
+    qtype: IntColumn
 
     @classmethod
     def empty(cls) -> DnsQuestions:
@@ -63,21 +63,21 @@ class PacketColumns:
     #: Absolute offset of the transport header, or -1 when there is none to decode
     #: (no IP header, a non-first fragment, or an IPv6 chain that ends before it).
     l4: I64
-    fields: dict[str, npt.NDArray[np.uint32]] = field(default_factory=dict)
+    fields: dict[str, IntColumn] = field(default_factory=dict)
     lists: dict[str, ListColumn] = field(default_factory=dict)
     dns: DnsQuestions = field(default_factory=DnsQuestions.empty)
 
     def __len__(self) -> int:
         return int(self.status.shape[0])
 
-    def get(self, name: str) -> npt.NDArray[np.uint32]:
+    def get(self, name: str) -> IntColumn:
         """The integer field ``name``; zeros when no packet in the batch has it."""
         col = self.fields.get(name)
         if col is None:
             col = np.zeros(len(self), np.uint32)
         return col
 
-    def put(self, name: str, rows: I64, values: npt.NDArray[np.uint32]) -> None:
+    def put(self, name: str, rows: I64, values: IntColumn) -> None:
         """Set ``name`` for ``rows`` (the rest of the column stays 0)."""
         col = self.fields.get(name)
         if col is None:
@@ -87,7 +87,8 @@ class PacketColumns:
     @property
     def recordable(self) -> npt.NDArray[np.bool_]:
         """Packets with an IP header: the ones that can become records."""
-        return (self.status == DecodeStatus.OK) | (self.status >= FIRST_RECORDABLE)
+        ok: npt.NDArray[np.bool_] = (self.status == DecodeStatus.OK) | (self.status >= FIRST_RECORDABLE)
+        return ok
 
     def problems(self) -> dict[str, int]:
         return count_by_reason(self.status)

@@ -48,7 +48,9 @@ def decode_dns_queries(pc: PacketColumns, rows: I64, payload: I64, end: I64) -> 
     pc.dns = DnsQuestions(rows[ok], start[ok], pos[ok] + 1, at_u16(data, pos[ok] + 1))
 
 
-def dns_payloads(pc: PacketColumns, udp_rows: I64, udp_l4: I64, tcp_rows: I64, tcp_l4: I64, end: I64) -> None:
+def dns_payloads(
+    pc: PacketColumns, udp_rows: I64, udp_l4: I64, tcp_rows: I64, tcp_l4: I64, end: I64
+) -> None:
     """Locate DNS queries among UDP and TCP packets and decode them."""
     dport = pc.get("DestinationPort")
     u = dport[udp_rows] == DNS_PORT

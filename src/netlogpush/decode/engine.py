@@ -43,7 +43,10 @@ def decode(frames: FrameBatch) -> PacketColumns:
     l3, ethertype = decode_link(frames, status)
     linked = status == DecodeStatus.OK
     proto = np.zeros(n, np.uint32)
-    for ethertype_value, decode_ip in ((ETHERTYPE_IPV4, decode_ipv4), (ETHERTYPE_IPV6, decode_ipv6)):
+    for ethertype_value, decode_ip in (
+        (ETHERTYPE_IPV4, decode_ipv4),
+        (ETHERTYPE_IPV6, decode_ipv6),
+    ):
         rows = np.flatnonzero(linked & (ethertype == ethertype_value))
         if rows.size:
             pc.l4[rows], proto[rows] = decode_ip(pc, rows, l3, end)

@@ -8,13 +8,16 @@ bytes, and each field is a couple of vector operations on that block's columns.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
 from netlogpush.decode.frames import PAD
 
 U8 = npt.NDArray[np.uint8]
-U32 = npt.NDArray[np.uint32]
+#: Integer columns: numpy's stubs widen uint32 arithmetic to signedinteger, hence the bound.
+U32 = npt.NDArray[np.integer[Any]]
 I64 = npt.NDArray[np.int64]
 Mask = npt.NDArray[np.bool_]
 
@@ -27,7 +30,8 @@ def block(data: U8, pos: I64, width: int) -> U8:
     """
     assert width <= PAD
     p = np.clip(pos, 0, data.shape[0] - PAD)
-    return data[p[:, None] + np.arange(width, dtype=np.int64)]
+    out: U8 = data[p[:, None] + np.arange(width, dtype=np.int64)]
+    return out
 
 
 def u8(blk: U8, i: int) -> U32:

@@ -36,5 +36,9 @@ def decode_gre(pc: PacketColumns, rows: I64, l4: I64, end: I64) -> None:
     pc.put("GREHeaderLength", rows, masked(header_len.astype(np.uint32), avail >= 2))
     pc.put("GREChecksum", rows, masked(at_u16(data, l4 + BASE_LEN), has_checksum & (avail >= 6)))
     pc.put("GREKey", rows, masked(at_u32(data, l4 + key_at), has_key & (avail >= key_at + 4)))
-    pc.put("GRESequenceNumber", rows, masked(at_u32(data, l4 + seq_at), has_seq & (avail >= seq_at + 4)))
+    pc.put(
+        "GRESequenceNumber",
+        rows,
+        masked(at_u32(data, l4 + seq_at), has_seq & (avail >= seq_at + 4)),
+    )
     set_first(pc.status, rows[avail < header_len], DecodeStatus.TRUNCATED_GRE)

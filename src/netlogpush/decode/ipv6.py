@@ -77,7 +77,9 @@ def decode_ipv6(pc: PacketColumns, rows: I64, l3: I64, end: I64) -> tuple[I64, U
         f, fp = idx[is_frag], p[is_frag]
         if f.size:
             word = at_u16(data, fp + 2)
-            frag_offset[f] = word & 0xFFF8  # already in bytes: 13 bits of 8-byte units, shifted by 3
+            frag_offset[f] = (
+                word & 0xFFF8
+            )  # already in bytes: 13 bits of 8-byte units, shifted by 3
             pc.put("IPFragmentOffset", r[f], word & 0xFFF8)
             pc.put("IPMoreFragments", r[f], word & 1)
             pc.put("IPv6Identification", r[f], at_u32(data, fp + 4))
@@ -89,7 +91,9 @@ def decode_ipv6(pc: PacketColumns, rows: I64, l3: I64, end: I64) -> tuple[I64, U
     pc.put("IPProtocol", r, next_header)
     has_chain = np.flatnonzero(depth > 0)
     if has_chain.size:
-        pc.lists["IPv6ExtensionHeaders"] = ListColumn(r[has_chain], chain[has_chain], depth[has_chain])
+        pc.lists["IPv6ExtensionHeaders"] = ListColumn(
+            r[has_chain], chain[has_chain], depth[has_chain]
+        )
 
     has_l4 = (
         ~truncated

@@ -25,9 +25,7 @@ AF_INET = 2
 AF_INET6 = (10, 24, 28, 30)
 
 
-def decode_link(
-    frames: fr.FrameBatch, status: npt.NDArray[np.uint8]
-) -> tuple[I64, U32]:
+def decode_link(frames: fr.FrameBatch, status: npt.NDArray[np.uint8]) -> tuple[I64, U32]:
     """Return (l3 offset, ethertype) per frame and mark link-layer problems in ``status``."""
     n = len(frames)
     data, start = frames.data, frames.offsets
@@ -63,11 +61,12 @@ def decode_link(
     if raw.size:
         version = at_u8(data, start[raw]) >> 4
         l3[raw] = start[raw]
-        etype[raw] = np.select(
-            [version == 4, version == 6], [ETHERTYPE_IPV4, ETHERTYPE_IPV6], 0
-        )
+        etype[raw] = np.select([version == 4, version == 6], [ETHERTYPE_IPV4, ETHERTYPE_IPV6], 0)
 
-    for linktype, et_value in ((fr.LINKTYPE_IPV4, ETHERTYPE_IPV4), (fr.LINKTYPE_IPV6, ETHERTYPE_IPV6)):
+    for linktype, et_value in (
+        (fr.LINKTYPE_IPV4, ETHERTYPE_IPV4),
+        (fr.LINKTYPE_IPV6, ETHERTYPE_IPV6),
+    ):
         rows = np.flatnonzero(lt == linktype)
         l3[rows], etype[rows] = start[rows], et_value
 
@@ -79,7 +78,9 @@ def decode_link(
                 family = np.where(family > 0xFFFF, family.byteswap(), family)
             l3[rows] = start[rows] + 4
             etype[rows] = np.where(
-                family == AF_INET, ETHERTYPE_IPV4, np.where(np.isin(family, AF_INET6), ETHERTYPE_IPV6, 0)
+                family == AF_INET,
+                ETHERTYPE_IPV4,
+                np.where(np.isin(family, AF_INET6), ETHERTYPE_IPV6, 0),
             )
 
     unsupported = l3 < 0

@@ -7,6 +7,7 @@ the sampled rows only, after the stages have decided what to sample.
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,21 +23,22 @@ _PROTOCOL_NAMES = np.array([IP_PROTOCOL_NAMES.get(i, "") for i in range(256)], d
 _FLAG_STRINGS = np.array([tcp_flags_string(i) for i in range(1 << 12)], dtype=object)
 
 
-def ipv4_strings(addr: npt.NDArray[np.uint32]) -> pa.StringArray:
+def ipv4_strings(addr: npt.NDArray[np.integer[Any]]) -> pa.StringArray:
     """Dotted quads, built with four table look-ups and one vectorised join."""
     parts = [_OCTETS.take(pa.array((addr >> s) & 0xFF)) for s in (24, 16, 8, 0)]
     return pc_.binary_join_element_wise(*parts, ".")  # type: ignore[no-any-return]
 
 
-def _ipv6_string_list(addr: npt.NDArray[np.uint8]) -> list[str]:
+def _ipv6_strings(addr: npt.NDArray[np.uint8]) -> list[str]:
     # inet_ntop gives RFC 5952 text; nothing vectorised does, and only IPv6 samples pay for it.
     return [socket.inet_ntop(socket.AF_INET6, row.tobytes()) for row in addr]
 
 
 def address_columns(pc: PacketColumns, rows: I64) -> dict[str, pa.Array]:
     """IPSourceAddress, IPDestinationAddress and their /24 or /64 subnets for ``rows``."""
-    version = pc.ip_version[rows]
-    v6 = np.flatnonzero(version == 6)
+    v6 = pc.ip_version[rows] == 6
+    any_v6 = bool(v6.any())
+    v6_rows = rows[v6]
     out: dict[str, pa.Array] = {}
     for field, subnet_field, a4, a6 in (
         ("IPSourceAddress", "IPSourceSubnet", pc.src4, pc.src6),
@@ -45,29 +47,49 @@ def address_columns(pc: PacketColumns, rows: I64) -> dict[str, pa.Array]:
         addr4 = a4[rows]
         text = ipv4_strings(addr4)
         subnet = pc_.binary_join_element_wise(ipv4_strings(addr4 & 0xFFFFFF00), "/24", "")
-        if v6.size:
-            full = np.array(text.to_pylist(), dtype=object)
-            net = np.array(subnet.to_pylist(), dtype=object)
-            a = a6[rows[v6]]
-            full[v6] = _ipv6_string_list(a)
-            masked_a = a.copy()
-            masked_a[:, 8:] = 0
-            net[v6] = [s + "/64" for s in _ipv6_string_list(masked_a)]
-            text, subnet = pa.array(full, pa.string()), pa.array(net, pa.string())
+        if any_v6:
+            a = a6[v6_rows]
+            net = a.copy()
+            net[:, 8:] = 0
+            text = _merge(text, v6, _ipv6_strings(a))
+            subnet = _merge(subnet, v6, [s + "/64" for s in _ipv6_strings(net)])
         out[field], out[subnet_field] = text, subnet
     return out
 
 
-def list_strings(col: ListColumn | None, rows: I64) -> pa.StringArray:
-    """Comma-separated decimals for the list field ``col`` at ``rows`` ("" where empty)."""
-    out = np.full(rows.size, "", dtype=object)
-    if col is not None and col.rows.size:
-        slot = np.searchsorted(col.rows, rows)
-        slot = np.minimum(slot, col.rows.size - 1)
-        hit = np.flatnonzero(col.rows[slot] == rows)
-        for k, s in zip(hit.tolist(), slot[hit].tolist(), strict=True):
-            out[k] = ",".join(map(str, col.values[s, : col.counts[s]].tolist()))
-    return pa.array(out, pa.string())
+def _merge(base: pa.Array, where: npt.NDArray[np.bool_], values: list[str]) -> pa.Array:
+    """``base`` with the rows marked in ``where`` replaced by ``values``, in order."""
+    merged = base.to_numpy(zero_copy_only=False).astype(object)
+    merged[where] = values
+    return pa.array(merged, pa.string())
+
+
+def list_strings(col: ListColumn | None, rows: I64) -> pa.Array:
+    """Comma-separated decimals for the list field ``col`` at ``rows`` ("" where empty).
+
+    Vectorised: the j-th elements of all lists form one column of text (with its leading
+    comma, and empty past a list's end), and one join builds every string at once.
+    """
+    if col is None or not col.rows.size:
+        return pa.repeat(pa.scalar("", pa.string()), rows.size)
+    slot = np.minimum(np.searchsorted(col.rows, rows), col.rows.size - 1)
+    hit = col.rows[slot] == rows
+    counts = np.where(hit, col.counts[slot], 0)
+    width = int(counts.max(initial=0))
+    if width == 0:
+        return pa.repeat(pa.scalar("", pa.string()), rows.size)
+    values = col.values[slot]
+    parts = []
+    for j in range(width):
+        text = pc_.cast(pa.array(values[:, j]), pa.string())
+        if j:
+            text = pc_.binary_join_element_wise(",", text, "")
+        parts.append(pc_.if_else(pa.array(counts > j), text, ""))
+    return pc_.binary_join_element_wise(*parts, "")
+
+
+#: Bytes a DNS label may hold and still be printed as they are.
+_PLAIN_LABEL_BYTES = bytes(b for b in range(0x21, 0x7F) if b not in (0x2E, 0x5C))
 
 
 def _label_text(label: bytes) -> str:
@@ -89,7 +111,9 @@ def dns_name(wire: bytes) -> str:
     labels, i = [], 0
     while i < len(wire) and wire[i]:
         n = wire[i]
-        labels.append(_label_text(wire[i + 1 : i + 1 + n]))
+        label = wire[i + 1 : i + 1 + n]
+        plain = not label.translate(None, _PLAIN_LABEL_BYTES)
+        labels.append(label.decode("ascii") if plain else _label_text(label))
         i += 1 + n
     return ".".join(labels)
 
@@ -107,7 +131,10 @@ def dns_columns(pc: PacketColumns, rows: I64) -> dict[str, pa.Array]:
         for k, s in zip(hit.tolist(), order[slot[hit]].tolist(), strict=True):
             names[k] = dns_name(data[q.name_start[s] : q.name_end[s]].tobytes())
             types[k] = dns_query_type_name(int(q.qtype[s]))
-    return {"DNSQueryName": pa.array(names, pa.string()), "DNSQueryType": pa.array(types, pa.string())}
+    return {
+        "DNSQueryName": pa.array(names, pa.string()),
+        "DNSQueryType": pa.array(types, pa.string()),
+    }
 
 
 def header_columns(pc: PacketColumns, rows: I64) -> dict[str, pa.Array | npt.NDArray[np.int64]]:

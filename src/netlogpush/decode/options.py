@@ -37,7 +37,9 @@ class Options:
         cols = hit[rows].argmax(axis=1)
         return rows, self.where[rows, cols]
 
-    def first_any_length(self, kind: int) -> tuple[npt.NDArray[np.int64], I64, npt.NDArray[np.uint8]]:
+    def first_any_length(
+        self, kind: int
+    ) -> tuple[npt.NDArray[np.int64], I64, npt.NDArray[np.uint8]]:
         valid = np.arange(self.kinds.shape[1]) < self.counts[:, None]
         hit = (self.kinds == kind) & valid
         rows = np.flatnonzero(hit.any(axis=1))

@@ -47,7 +47,9 @@ def count_by_reason(status: npt.NDArray[np.uint8]) -> dict[str, int]:
     return {s.reason: int(counts[s]) for s in DecodeStatus if s != DecodeStatus.OK and counts[s]}
 
 
-def set_first(status: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64], value: DecodeStatus) -> None:
+def set_first(
+    status: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64], value: DecodeStatus
+) -> None:
     """Mark ``rows`` with ``value`` unless they already carry an earlier problem."""
     if rows.size:
         sub = status[rows]

@@ -36,7 +36,9 @@ def decode_tcp(pc: PacketColumns, rows: I64, l4: I64, end: I64) -> None:
     pc.put("TCPChecksum", rows, masked(u16(blk, 16), avail >= 18))
     pc.put("TCPUrgentPointer", rows, masked(u16(blk, 18), avail >= 20))
     set_first(pc.status, rows[avail < HEADER_LEN], DecodeStatus.TRUNCATED_TRANSPORT)
-    set_first(pc.status, rows[has_flags & (data_offset < HEADER_LEN)], DecodeStatus.BAD_TCP_DATA_OFFSET)
+    set_first(
+        pc.status, rows[has_flags & (data_offset < HEADER_LEN)], DecodeStatus.BAD_TCP_DATA_OFFSET
+    )
 
     # Options are read as far as the capture holds them (sFlow headers are often cut short).
     with_opts = np.flatnonzero((avail >= HEADER_LEN) & (data_offset > HEADER_LEN))
@@ -45,7 +47,11 @@ def decode_tcp(pc: PacketColumns, rows: I64, l4: I64, end: I64) -> None:
     r = rows[with_opts]
     opt_start = l4[with_opts] + HEADER_LEN
     opt_end = np.minimum(l4[with_opts] + data_offset[with_opts], end[with_opts])
-    set_first(pc.status, r[l4[with_opts] + data_offset[with_opts] > end[with_opts]], DecodeStatus.TRUNCATED_TRANSPORT)
+    set_first(
+        pc.status,
+        r[l4[with_opts] + data_offset[with_opts] > end[with_opts]],
+        DecodeStatus.TRUNCATED_TRANSPORT,
+    )
     walked = options.walk(data, opt_start, opt_end)
     set_first(pc.status, r[walked.malformed], DecodeStatus.BAD_TCP_OPTIONS)
     pc.lists["TCPOptions"] = ListColumn(r, walked.kinds.astype(np.uint32), walked.counts)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up netlogpush on a fresh clone: system packages (when run as root), then a virtualenv
+# in .venv with netlogpush and its development tools. Safe to run again.
+#   scripts/setup.sh            # what the tests need
+#   scripts/setup.sh --minimal  # only what the demo needs (no system packages)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+minimal=0
+[ "${1:-}" = "--minimal" ] && minimal=1
+
+# Tools the tests run for real: tshark (reference decoder), pmacct (sFlow exporter),
+# tcpreplay/tcpdump/iproute2 (live capture on a veth pair), gopacket's test vectors (sFlow
+# datagrams from real switches).
+SYSTEM_PACKAGES="python3-venv python3-dev tshark tcpdump tcpreplay pmacct iproute2 libpcap0.8 golang-github-gopacket-gopacket-dev"
+
+if [ "$minimal" = 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    missing=""
+    for p in $SYSTEM_PACKAGES; do
+      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+    done
+    if [ -n "$missing" ]; then
+      echo "installing system packages:$missing"
+      export DEBIAN_FRONTEND=noninteractive
+      echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+  else
+    echo "note: not root, so system packages were not installed; tests that need them are skipped." >&2
+    echo "      as root: apt-get install $SYSTEM_PACKAGES" >&2
+  fi
+fi
+
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+if [ "$minimal" = 1 ]; then
+  .venv/bin/python -m pip install -q -e . 
+else
+  .venv/bin/python -m pip install -q -e '.[dev]'
+fi

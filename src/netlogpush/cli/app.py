@@ -1,0 +1,278 @@
+"""Commands: ``fields``, ``decode``, ``collect sflow``, ``collect live``, ``generate``, ``demo``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from netlogpush import __version__
+from netlogpush._runtime import tune_allocator
+from netlogpush.cli.output import OutputFormat, RecordWriter
+from netlogpush.config import Settings, SettingsError, load_settings
+from netlogpush.dataset.fields import FIELDS, FIELDS_BY_NAME, fields_api_result
+from netlogpush.dataset.timestamps import TIMESTAMP_FORMATS
+from netlogpush.pipeline import Pipeline, pipeline_from_settings
+
+HELP = """\
+netlogpush turns packets into Cloudflare-format [bold]Network Analytics Logs[/bold].
+
+Every packet sample becomes a record of the [cyan]network_analytics_logs[/cyan] dataset, field
+for field as Cloudflare documents it (see [green]netlogpush fields[/green]), from:
+
+  • capture files (pcap, pcapng, gzip-compressed):  [green]netlogpush decode capture.pcap[/green]
+  • sFlow v5 from routers and switches:             [green]netlogpush collect sflow --port 6343[/green]
+  • a live interface (root):                        [green]netlogpush collect live --interface eth0[/green]
+
+Start with [green]netlogpush demo[/green]. Settings come from [cyan]--config FILE[/cyan] (YAML) and
+NETLOGPUSH_* environment variables; see docs/configuration.md.
+"""
+
+app = typer.Typer(help=HELP, rich_markup_mode="rich", no_args_is_help=True, add_completion=False)
+collect_app = typer.Typer(
+    help="Collect records from a live source until stopped (Ctrl-C).", no_args_is_help=True
+)
+app.add_typer(collect_app, name="collect")
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Settings file (YAML): site, prefixes, IP databases, sampling."
+    ),
+]
+IntervalOption = Annotated[
+    int | None,
+    typer.Option(
+        "--sample-interval",
+        "-n",
+        min=1,
+        help="Keep 1 packet in N at random; SampleInterval says N. Default: from settings, else 1 (every packet).",
+    ),
+]
+SeedOption = Annotated[
+    int | None, typer.Option("--seed", help="Seed for sampling, to repeat a run exactly.")
+]
+FieldsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fields", "-f", help="Comma-separated field names, in output order. Default: all 84."
+    ),
+]
+TimestampsOption = Annotated[
+    str,
+    typer.Option("--timestamps", "-t", help=f"Datetime format: {', '.join(TIMESTAMP_FORMATS)}."),
+]
+OutputOption = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write records to FILE instead of stdout.")
+]
+FormatOption = Annotated[
+    str, typer.Option("--format", help="Output format: ndjson (Cloudflare's default) or csv.")
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(2)
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _field_list(fields: str | None) -> list[str] | None:
+    if fields is None:
+        return None
+    names = [f.strip() for f in fields.split(",") if f.strip()]
+    unknown = [f for f in names if f not in FIELDS_BY_NAME]
+    if unknown:
+        raise _fail(f"unknown field(s): {', '.join(unknown)} (see `netlogpush fields`)")
+    return names
+
+
+def _writer(output: Path | None, fields: str | None, timestamps: str, fmt: str) -> RecordWriter:
+    if timestamps not in TIMESTAMP_FORMATS:
+        raise _fail(
+            f"--timestamps must be one of {', '.join(TIMESTAMP_FORMATS)}, not {timestamps!r}"
+        )
+    if fmt not in ("ndjson", "csv"):
+        raise _fail(f"--format must be ndjson or csv, not {fmt!r}")
+    output_format: OutputFormat = "csv" if fmt == "csv" else "ndjson"
+    return RecordWriter(output, _field_list(fields), timestamps, output_format)
+
+
+def _pipeline(config: Path | None, interval: int | None, seed: int | None) -> Pipeline:
+    try:
+        return pipeline_from_settings(_settings(config), interval, seed)
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+
+
+def _summary(pipeline: Pipeline) -> None:
+    stats = pipeline.stats
+    problems = stats.problems
+    err.print(
+        f"[bold]{stats.frames:,}[/bold] frames, {stats.packets:,} IP packets, "
+        f"[bold]{stats.records:,}[/bold] records"
+    )
+    if problems:
+        err.print(
+            "decoded as far as possible: " + ", ".join(f"{k} {v:,}" for k, v in problems.items())
+        )
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        typer.echo(__version__)
+        raise typer.Exit()
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    tune_allocator()
+
+
+@app.command()
+def fields(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the API's shape: {name: description}.")
+    ] = False,
+) -> None:
+    """List the 84 fields of network_analytics_logs: name, type, description, values."""
+    if as_json:
+        sys.stdout.buffer.write(
+            orjson.dumps(fields_api_result(), option=orjson.OPT_INDENT_2) + b"\n"
+        )
+        return
+    table = Table(title="network_analytics_logs", show_lines=False)
+    for column in ("Field", "Type", "Description", "Values"):
+        table.add_column(column, overflow="fold")
+    for f in FIELDS:
+        table.add_row(f.name, f.type, f.description, " | ".join(f.enum))
+    Console().print(table)
+
+
+@app.command()
+def decode(
+    capture: Annotated[
+        Path, typer.Argument(help="pcap or pcapng file, optionally gzip-compressed; - for stdin.")
+    ],
+    sample_interval: IntervalOption = None,
+    seed: SeedOption = None,
+    fields: FieldsOption = None,
+    timestamps: TimestampsOption = "unixnano",
+    output: OutputOption = None,
+    fmt: FormatOption = "ndjson",
+    config: ConfigOption = None,
+) -> None:
+    """Decode a capture file into records (NDJSON on stdout by default).
+
+    Example: [green]netlogpush decode capture.pcap.gz -n 100 -f Datetime,IPSourceAddress,IPProtocolName -t rfc3339[/green]
+    """
+    from netlogpush.cli.progress import capture_progress
+
+    writer = _writer(output, fields, timestamps, fmt)
+    pipeline = _pipeline(config, sample_interval, seed)
+    with writer, capture_progress(capture, err) as batches:
+        for table in pipeline.run(batches):
+            writer.write(table)
+    _summary(pipeline)
+
+
+@collect_app.command("sflow")
+def collect_sflow(
+    port: Annotated[int, typer.Option("--port", "-p", help="UDP port to listen on.")] = 6343,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (:: for all, IPv4 and IPv6).")
+    ] = "::",
+    sample_interval: IntervalOption = None,
+    seed: SeedOption = None,
+    fields: FieldsOption = None,
+    timestamps: TimestampsOption = "unixnano",
+    output: OutputOption = None,
+    fmt: FormatOption = "ndjson",
+    config: ConfigOption = None,
+) -> None:
+    """Receive sFlow v5 from exporters and write records until stopped.
+
+    SampleInterval is the exporter's sampling rate times --sample-interval.
+    """
+    from netlogpush.cli.collect import run_sflow
+
+    writer = _writer(output, fields, timestamps, fmt)
+    pipeline = _pipeline(config, sample_interval, seed)
+    with writer:
+        run_sflow(host, port, pipeline, writer, err)
+    _summary(pipeline)
+
+
+@collect_app.command("live")
+def collect_live(
+    interface: Annotated[
+        str, typer.Option("--interface", "-i", help="Interface to capture on (needs root).")
+    ],
+    bpf: Annotated[
+        str | None,
+        typer.Option("--filter", help="BPF filter, as tcpdump takes it, e.g. 'not port 22'."),
+    ] = None,
+    sample_interval: IntervalOption = None,
+    seed: SeedOption = None,
+    fields: FieldsOption = None,
+    timestamps: TimestampsOption = "unixnano",
+    output: OutputOption = None,
+    fmt: FormatOption = "ndjson",
+    config: ConfigOption = None,
+) -> None:
+    """Capture packets on an interface and write records until stopped."""
+    from netlogpush.cli.collect import run_live
+
+    writer = _writer(output, fields, timestamps, fmt)
+    pipeline = _pipeline(config, sample_interval, seed)
+    with writer:
+        run_live(interface, bpf, pipeline, writer, err)
+    _summary(pipeline)
+
+
+@app.command()
+def generate(
+    output: Annotated[Path, typer.Argument(help="The pcap file to write.")],
+    packets: Annotated[
+        int, typer.Option("--packets", "-n", min=1, help="How many packets.")
+    ] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same capture.")] = 1,
+) -> None:
+    """Write a realistic mixed capture (TCP, UDP, DNS, ICMP, GRE, IPv6, VLANs, some malformed)."""
+    from netlogpush.scenarios.mixed import write_mixed_pcap
+
+    write_mixed_pcap(output, packets=packets, seed=seed)
+    err.print(f"wrote {packets:,} packets to {output}")
+
+
+@app.command()
+def demo(
+    packets: Annotated[
+        int, typer.Option("--packets", "-n", min=1000, help="Size of the generated capture.")
+    ] = 200_000,
+    sample_interval: Annotated[
+        int, typer.Option("--sample-interval", min=1, help="1 in N packets becomes a record.")
+    ] = 100,
+    show: Annotated[int, typer.Option("--show", help="How many records to print in full.")] = 2,
+) -> None:
+    """Generate a capture, decode it, and show what came out: a summary and a few records."""
+    from netlogpush.cli.demo import run_demo
+
+    run_demo(packets, sample_interval, show, Console())

@@ -1,0 +1,108 @@
+"""Settings: a YAML file, then ``NETLOGPUSH_*`` environment variables over it.
+
+The file holds the site, the customer prefixes, the IP databases and the sampling. Any key
+can be overridden from the environment with ``__`` between nested keys, for example
+``NETLOGPUSH_SAMPLING__INTERVAL=100`` or ``NETLOGPUSH_SITE__NAME=ams01``; values are read
+as YAML, so ``NETLOGPUSH_CUSTOMER_PREFIXES='[192.0.2.0/24]'`` gives a list.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from netlogpush.enrich.config import EnrichConfig
+
+ENV_PREFIX = "NETLOGPUSH_"
+
+
+class SamplingConfig(BaseModel):
+    """How many packets each record stands for."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    interval: int = Field(default=1, ge=1, le=1_000_000)
+    """Keep 1 packet in ``interval`` (``SampleInterval``); 1 keeps every packet."""
+
+    seed: int | None = None
+    """Seed for the random choice, so that a run can be repeated exactly."""
+
+
+class Settings(EnrichConfig):
+    """Everything a run of netlogpush is configured with."""
+
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    """Packet sampling."""
+
+
+class SettingsError(ValueError):
+    """A settings file or variable that cannot be used; the message says which and why."""
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        path = key[len(ENV_PREFIX) :].lower().split("__")
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        try:
+            node[path[-1]] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"{key}: not a valid YAML value: {exc}") from None
+    return tree
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid settings ({source}):"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read ``path`` (or ``$NETLOGPUSH_CONFIG``, or nothing), apply the environment, validate."""
+    environ = os.environ if environ is None else environ
+    if path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        path = Path(environ[ENV_PREFIX + "CONFIG"])
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except OSError as exc:
+            raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise SettingsError(f"settings file {path} must hold a mapping at the top level")
+        data = loaded or {}
+        # Relative database paths are relative to the settings file, not the working directory.
+        if isinstance(data.get("databases"), list):
+            data["databases"] = [path.parent / str(p) for p in data["databases"]]
+    overrides = _env_overrides(environ)
+    if overrides:
+        source += " + environment"
+    try:
+        return Settings.model_validate(_merge(data, overrides))
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, source)) from None
