@@ -41,3 +41,12 @@ if [ "$minimal" = 1 ]; then
 else
   .venv/bin/python -m pip install -q -e '.[dev]'
 fi
+
+# Real, openly licensed ASN and country data (CC-BY-4.0 / CC0) for the demo and the real-data
+# tests, when npm is at hand. Without it those fields stay empty and those tests are skipped.
+if command -v npm >/dev/null && [ ! -d .cache/ipdb/node_modules/@ip-location-db/asn ]; then
+  mkdir -p .cache/ipdb
+  npm install --silent --no-audit --no-fund --prefix .cache/ipdb \
+    @ip-location-db/asn @ip-location-db/geo-whois-asn-country-mmdb >/dev/null 2>&1 \
+    || echo "note: could not fetch the @ip-location-db packages with npm; ASN and country fields stay empty." >&2
+fi

@@ -2,8 +2,10 @@
 
 The file holds the site, the customer prefixes, the IP databases and the sampling. Any key
 can be overridden from the environment with ``__`` between nested keys, for example
-``NETLOGPUSH_SAMPLING__INTERVAL=100`` or ``NETLOGPUSH_SITE__NAME=ams01``; values are read
-as YAML, so ``NETLOGPUSH_CUSTOMER_PREFIXES='[192.0.2.0/24]'`` gives a list.
+``NETLOGPUSH_SAMPLING__INTERVAL=100`` or ``NETLOGPUSH_SITE__NAME=ams01``; a value written as
+a YAML list or mapping is one, so ``NETLOGPUSH_CUSTOMER_PREFIXES='[192.0.2.0/24]'`` gives a
+list, while any other value is text for the setting to convert (``NETLOGPUSH_SITE__COUNTRY=NO``
+is Norway, not false).
 """
 
 from __future__ import annotations
@@ -54,9 +56,13 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
         for part in path[:-1]:
             node = node.setdefault(part, {})
         try:
-            node[path[-1]] = yaml.safe_load(raw)
+            value = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise SettingsError(f"{key}: not a valid YAML value: {exc}") from None
+        # Only lists, mappings and null are taken from YAML; any other value stays the text it
+        # was and the setting's type converts it. Otherwise YAML's scalar rules would turn the
+        # country code NO (Norway) into false and the site name 0123 into the number 123.
+        node[path[-1]] = value if value is None or isinstance(value, list | dict) else raw
     return tree
 
 

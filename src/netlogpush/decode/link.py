@@ -60,6 +60,9 @@ def decode_link(frames: fr.FrameBatch, status: npt.NDArray[np.uint8]) -> tuple[I
     raw = np.flatnonzero(np.isin(lt, (fr.LINKTYPE_RAW, *fr.LINKTYPE_RAW_ALIASES)))
     if raw.size:
         version = at_u8(data, start[raw]) >> 4
+        # An empty frame has no version nibble: the byte read belongs to the next frame. Take
+        # it as IPv4, so it is a truncated IP header, as empty LINKTYPE_IPV4/IPV6 frames are.
+        version = np.where(end[raw] > start[raw], version, np.uint32(4))
         l3[raw] = start[raw]
         etype[raw] = np.select([version == 4, version == 6], [ETHERTYPE_IPV4, ETHERTYPE_IPV6], 0)
 

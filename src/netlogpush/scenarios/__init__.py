@@ -1,0 +1,1 @@
+"""Reproducible traffic scenarios, written as pcap files (``netlogpush generate``)."""
