@@ -8,6 +8,7 @@ import os
 import shutil
 import struct
 import subprocess
+import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -347,6 +348,17 @@ def test_pcapng_truncation(cut: int) -> None:
     assert [f.data for f in got] == [b"abcd", b"efgh"][: max(0, (len(raw) - 48) // 36)]
     clean = len(raw) in (28, 48, 84, 120)
     assert reader.problems == ({} if clean else {"truncated_tail": 1})
+
+
+def test_pcapng_many_small_sections_read_in_linear_time() -> None:
+    # One SHB+IDB+EPB per section: a walk that ran to the chunk end for every section would
+    # take minutes here (quadratic); the adaptive walk takes about a second.
+    n = 10_000
+    raw = b"".join(shb() + idb(1, 0) + epb(0, i, b"abcd") for i in range(n))
+    t = time.perf_counter()
+    got, _ = read_all(io.BytesIO(raw))
+    assert [f.ts_ns for f in got] == [i * 1000 for i in range(n)]
+    assert time.perf_counter() - t < 20
 
 
 # --- gzip, file objects, pipes, memory -------------------------------------------------------

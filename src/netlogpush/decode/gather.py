@@ -30,7 +30,10 @@ def block(data: U8, pos: I64, width: int) -> U8:
     """
     assert width <= PAD
     p = np.clip(pos, 0, data.shape[0] - PAD)
-    out: U8 = data[p[:, None] + np.arange(width, dtype=np.int64)]
+    # Indexing rows of a sliding-window view copies ``width`` bytes per packet, without the
+    # (rows, width) index array that ``data[p[:, None] + arange(width)]`` would build.
+    windows = np.lib.stride_tricks.sliding_window_view(data, width)
+    out: U8 = windows[p]
     return out
 
 

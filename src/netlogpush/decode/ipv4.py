@@ -60,6 +60,9 @@ def decode_ipv4(pc: PacketColumns, rows: I64, l3: I64, end: I64) -> tuple[I64, U
 
     bad_len = (header_len < HEADER_LEN) | (start + header_len > stop)
     set_first(pc.status, r[bad_len], DecodeStatus.BAD_IP_HEADER_LENGTH)
+    # A total length that does not even cover the header: nothing after it can be trusted.
+    bad_total = ~bad_len & (total_length < header_len)
+    set_first(pc.status, r[bad_total], DecodeStatus.BAD_IP_TOTAL_LENGTH)
 
     with_options = np.flatnonzero(~bad_len & (header_len > HEADER_LEN))
     if with_options.size:
@@ -70,7 +73,7 @@ def decode_ipv4(pc: PacketColumns, rows: I64, l3: I64, end: I64) -> tuple[I64, U
             r[with_options], walked.kinds.astype(np.uint32), walked.counts
         )
 
-    has_l4 = ~bad_len & (frag_offset == 0)
+    has_l4 = ~bad_len & ~bad_total & (frag_offset == 0)
     sub = np.flatnonzero(ok)
     l4[sub[has_l4]] = start[has_l4] + header_len[has_l4]
     proto[sub] = p

@@ -19,6 +19,7 @@ FRAGMENT = 44
 AUTHENTICATION = 51
 NO_NEXT_HEADER = 59
 EXTENSION_HEADERS = (0, 43, FRAGMENT, 60, AUTHENTICATION, 135, 139, 140, 253, 254)
+#: Real chains have two or three; a longer one is an evasion attempt and is reported.
 MAX_EXTENSION_HEADERS = 8
 
 
@@ -87,6 +88,8 @@ def decode_ipv6(pc: PacketColumns, rows: I64, l3: I64, end: I64) -> tuple[I64, U
         pos[idx] = p + length
 
     set_first(pc.status, r[truncated], DecodeStatus.TRUNCATED_IPV6_EXTENSION)
+    too_long = ~truncated & np.isin(next_header, EXTENSION_HEADERS)
+    set_first(pc.status, r[too_long], DecodeStatus.IPV6_EXTENSION_CHAIN_TOO_LONG)
     pc.put("IPHeaderLength", r, (pos - start).astype(np.uint32))
     pc.put("IPProtocol", r, next_header)
     has_chain = np.flatnonzero(depth > 0)

@@ -76,4 +76,6 @@ def walk(data: U8, start: I64, end: I64) -> Options:
         malformed[idx[bad]] = True
         pos[idx] = p + length
         active[idx] = ~bad & (kind != 0) & (pos[idx] < e)
-    return Options(kinds, where, lengths, counts, malformed)
+    # Keep only the columns some packet used: later look-ups scan (m, width) arrays.
+    width = max(1, int(counts.max(initial=0)))
+    return Options(kinds[:, :width], where[:, :width], lengths[:, :width], counts, malformed)

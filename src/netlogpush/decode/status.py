@@ -30,6 +30,8 @@ class DecodeStatus(IntEnum):
     BAD_TCP_OPTIONS = 15
     TRUNCATED_GRE = 16
     MALFORMED_DNS = 17
+    BAD_IP_TOTAL_LENGTH = 18
+    IPV6_EXTENSION_CHAIN_TOO_LONG = 19
 
     @property
     def reason(self) -> str:

@@ -44,6 +44,8 @@ _WORDS = {EPB: 7, PB: 7, SPB: 3}
 _DATA_AT = {EPB: 28, PB: 28, SPB: 12}
 #: Blocks that carry packets or change how packets are read; the rest are skipped.
 _USEFUL = np.array([IDB, PB, SPB, EPB], dtype=np.uint32)
+#: Most blocks one walk may visit (a chunk holds fewer unless chunks are very large).
+_MAX_WALK = 1 << 20
 OPT_TSRESOL, OPT_TSOFFSET = 9, 14
 DEFAULT_TSRESOL = 6  # microseconds
 _NS = 1_000_000_000
@@ -79,6 +81,7 @@ class PcapngParser:
         self._lt_table: U16 = np.zeros(0, dtype=np.uint16)
         self._skip_section = False
         self._last_ts = 0
+        self._walk_hint = _MAX_WALK
 
     # -- block framing -------------------------------------------------------------------
 
@@ -189,7 +192,10 @@ class PcapngParser:
         fields are then vectorised. Blocks without packets are only counted, so they do not
         split runs of packets.
         """
-        limit = (filled - pos) // 12 + 1  # bounds the walk even if a length is 0
+        # The walk does not stop at section headers (checking each type would slow it), so
+        # its length adapts: short after a run was cut early, growing while runs are long.
+        # Otherwise a file of many small sections would be walked to the chunk end for each.
+        limit = min((filled - pos) // 12 + 1, self._walk_hint)
         rec = np.asarray(_walk(mv[:filled], pos, limit, self._len_at), dtype=np.int64)
         head = gather_u32(buf, rec, 2, self._order)
         types, lens = head[:, 0], head[:, 1].astype(np.int64)
@@ -199,6 +205,7 @@ class PcapngParser:
         trailer = gather_u32(buf, np.where(ok, end - 4, 0), 1, self._order)[:, 0]
         ok &= trailer == lens
         k = len(ok) if ok.all() else int(np.argmin(ok))  # the first block that fails
+        self._walk_hint = min(self._walk_hint * 8, _MAX_WALK) if k == len(ok) else 2 * k + 64
         rec, types, lens = rec[:k], types[:k], lens[:k]
         if self._skip_section:
             self.blocks_skipped += k
