@@ -84,6 +84,13 @@ def test_sample_interval_is_ours_times_the_exporters(
     assert set(table.column("SampleInterval").to_pylist()) == {expected}
 
 
+def test_sample_interval_does_not_wrap_at_32_bits() -> None:
+    rate = 2**32 - 1  # the largest sFlow sampling rate
+    table = Pipeline(sample_interval=3, seed=2).process(batch(300, sample_interval=rate))
+    assert table.num_rows > 0
+    assert set(table.column("SampleInterval").to_pylist()) == {3 * rate}
+
+
 def test_mixed_exporter_rates_in_one_batch() -> None:
     b = FrameBatchBuilder()
     for i, rate in enumerate((1, 64, 4096)):

@@ -442,6 +442,24 @@ def test_ihl_past_the_frame_is_a_bad_header_length() -> None:
     assert record(eth(packet))["IPHeaderLength"] == 60
 
 
+@pytest.mark.parametrize("total", [0, 19])
+def test_total_length_below_the_header_is_bad(total: int) -> None:
+    frame = eth(P.ipv4(P.udp(sport=1, dport=2), src=SRC4, dst=DST4, total_length=total))
+    assert status_of(frame) == DecodeStatus.BAD_IP_TOTAL_LENGTH
+    rec = record(frame)
+    assert (rec["IPTotalLength"], rec["IPHeaderLength"], rec["SourcePort"]) == (total, 20, 0)
+    assert (rec["IPSourceAddress"], rec["IPProtocolName"]) == (SRC4, "UDP")
+
+
+def test_bytes_after_a_header_only_total_length_are_not_the_transport() -> None:
+    # Total Length 20 says the datagram is its header alone: the UDP bytes after it are
+    # frame trailer, so the transport header is missing, not decoded from the trailer.
+    frame = eth(P.ipv4(P.udp(sport=1, dport=2), src=SRC4, dst=DST4, total_length=20))
+    assert status_of(frame) == DecodeStatus.TRUNCATED_TRANSPORT
+    rec = record(frame)
+    assert (rec["SourcePort"], rec["DestinationPort"], rec["IPTotalLength"]) == (0, 0, 20)
+
+
 @pytest.mark.parametrize(
     ("ttl", "bucket"), [(0, 0), (9, 0), (10, 10), (54, 50), (114, 110), (255, 250)]
 )
@@ -594,6 +612,26 @@ def test_ipv6_no_next_header() -> None:
         "60",
     )
     assert decode(batch_of([(eth(packet), 1)])).l4.tolist() == [-1]
+
+
+def test_ipv6_chain_of_eight_is_walked_and_nine_is_too_long() -> None:
+    eight = P.ipv6(P.udp(sport=1, dport=2), src=SRC6, dst=DST6, ext=[P.dest_opts()] * 8)
+    assert status_of(eth(eight)) == DecodeStatus.OK
+    rec = record(eth(eight))
+    assert (rec["IPv6ExtensionHeaders"], rec["IPHeaderLength"], rec["SourcePort"]) == (
+        ",".join(["60"] * 8),
+        40 + 64,
+        1,
+    )
+    nine = P.ipv6(P.udp(sport=1, dport=2), src=SRC6, dst=DST6, ext=[P.dest_opts()] * 9)
+    assert status_of(eth(nine)) == DecodeStatus.IPV6_EXTENSION_CHAIN_TOO_LONG
+    rec = record(eth(nine))
+    assert (rec["IPv6ExtensionHeaders"], rec["IPHeaderLength"], rec["IPProtocol"]) == (
+        ",".join(["60"] * 8),
+        40 + 64,
+        60,
+    )
+    assert (rec["SourcePort"], rec["UDPPayloadLength"]) == (0, 0)
 
 
 def test_truncated_ipv6_extension_keeps_what_was_walked() -> None:
@@ -875,6 +913,12 @@ def test_dns_name_escapes_odd_bytes() -> None:
     assert dns_name(P.dns_name(labels)) == rec["DNSQueryName"]
 
 
+def test_dns_name_one_byte_too_long() -> None:
+    labels = [b"x" * 63] * 3 + [b"y" * 62]  # 256 bytes on the wire
+    assert len(P.dns_name(labels)) == 256
+    assert status_of(dns_udp(P.dns_query(labels, "A"))) == DecodeStatus.MALFORMED_DNS
+
+
 def test_dns_longest_name() -> None:
     labels = [b"x" * 63] * 3 + [b"y" * 61]  # 4 * 64 - 2 + 1 = 255 bytes on the wire
     assert len(P.dns_name(labels)) == 255
@@ -951,6 +995,16 @@ def test_ethernet_padding_changes_nothing() -> None:
     )
     # Zero bytes after the IP packet (NIC padding, or a trailer) are not part of it.
     assert record(P.ethernet(packet, ethertype=P.ETH_IPV4, pad_to=128)) == record(eth(packet))
+
+
+def test_bytes_past_the_ip_total_length_are_not_decoded() -> None:
+    udp = P.udp(sport=1111, dport=53, payload=P.dns_query("ab", "A")).data
+    # The IP datagram holds 4 bytes of the UDP header; the rest of the frame is a trailer.
+    frame = eth(P.ipv4(udp, proto=P.PROTO_UDP, src=SRC4, dst=DST4, total_length=24))
+    assert status_of(frame) == DecodeStatus.TRUNCATED_TRANSPORT
+    rec = record(frame)
+    assert (rec["SourcePort"], rec["DestinationPort"]) == (1111, 53)
+    assert (rec["UDPPayloadLength"], rec["DNSQueryName"], rec["DNSQueryType"]) == (0, "", "")
 
 
 def test_list_columns_of_many_rows() -> None:

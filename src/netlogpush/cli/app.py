@@ -19,6 +19,7 @@ from netlogpush.config import Settings, SettingsError, load_settings
 from netlogpush.dataset.fields import FIELDS, FIELDS_BY_NAME, fields_api_result
 from netlogpush.dataset.timestamps import TIMESTAMP_FORMATS
 from netlogpush.pipeline import Pipeline, pipeline_from_settings
+from netlogpush.sources.pcap import CaptureFormatError
 
 HELP = """\
 netlogpush turns packets into Cloudflare-format [bold]Network Analytics Logs[/bold].
@@ -187,9 +188,13 @@ def decode(
 
     writer = _writer(output, fields, timestamps, fmt)
     pipeline = _pipeline(config, sample_interval, seed)
-    with writer, capture_progress(capture, err) as batches:
-        for table in pipeline.run(batches):
-            writer.write(table)
+    try:
+        with writer, capture_progress(capture, err) as batches:
+            for table in pipeline.run(batches):
+                writer.write(table)
+    except CaptureFormatError as exc:  # the records before the damage are written already
+        _summary(pipeline)
+        raise _fail(str(exc)) from None
     _summary(pipeline)
 
 

@@ -375,8 +375,9 @@ def canonical_name(name: str) -> str | None:
 
 
 def empty_value(name: str) -> int | str:
-    """The value an absent field takes in a record: ``0`` for integers, ``""`` otherwise."""
-    return 0 if FIELDS_BY_NAME[name].is_int else ""
+    """The value an absent field takes in a record: ``0`` for integers (and ``Datetime``), else ``""``."""
+    field = FIELDS_BY_NAME[name]
+    return 0 if field.is_int or field.type == "int or string" else ""
 
 
 def fields_api_result() -> dict[str, str]:

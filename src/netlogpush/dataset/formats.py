@@ -27,6 +27,9 @@ def _check_fields(field_names: Sequence[str] | None) -> Sequence[str]:
     unknown = [f for f in field_names if f not in FIELDS_BY_NAME]
     if unknown:
         raise ValueError(f"unknown field name(s): {', '.join(unknown)}")
+    twice = sorted({f for f in field_names if field_names.count(f) > 1})
+    if twice:
+        raise ValueError(f"field name(s) listed more than once: {', '.join(twice)}")
     return field_names
 
 
@@ -114,11 +117,14 @@ def encode_ndjson(
     return _lines_to_bytes(pc.binary_join_element_wise(*parts, ""))
 
 
-def _csv_field(col: pa.Array) -> pa.Array:
+def _csv_field(col: pa.Array, alone: bool) -> pa.Array:
+    out = col
     if len(col) and pc.any(pc.match_substring_regex(col, _NEEDS_CSV_QUOTE)).as_py():
         quoted = pc.binary_join_element_wise('"', pc.replace_substring(col, '"', '""'), '"', "")
-        return pc.if_else(pc.match_substring_regex(col, _NEEDS_CSV_QUOTE), quoted, col)
-    return col
+        out = pc.if_else(pc.match_substring_regex(col, _NEEDS_CSV_QUOTE), quoted, col)
+    if alone:  # a lone empty field would be a blank line, which CSV readers take for no row
+        out = pc.if_else(pc.equal(col, ""), '""', out)
+    return out
 
 
 def encode_csv(
@@ -132,6 +138,6 @@ def encode_csv(
     head = (",".join(names) + "\n").encode() if header else b""
     if table.num_rows == 0:
         return head
-    cols = [_csv_field(_text(table, n, timestamp_format)[0]) for n in names]
+    cols = [_csv_field(_text(table, n, timestamp_format)[0], len(names) == 1) for n in names]
     lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*cols, ","), "\n", "")
     return head + bytes(_lines_to_bytes(lines))

@@ -51,6 +51,12 @@ def decode(frames: FrameBatch) -> PacketColumns:
         if rows.size:
             pc.l4[rows], proto[rows] = decode_ip(pc, rows, l3, end)
 
+    # The IP packet ends where its length field says, not where the frame does: Ethernet pads
+    # short frames, and the padding must not be read as transport or DNS bytes.
+    total = pc.get("IPTotalLength").astype(np.int64)
+    jumbo = (pc.ip_version == 6) & (total == 40)  # IPv6 payload length 0: a jumbogram
+    bounded = (pc.ip_version > 0) & ~jumbo & (total > 0)
+    end = np.where(bounded, np.minimum(end, l3 + total), end)
     has_l4 = pc.l4 >= 0
     by_proto: dict[int, np.ndarray] = {}
     for value, decode_l4 in (

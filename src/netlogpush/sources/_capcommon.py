@@ -22,6 +22,8 @@ class CaptureFormatError(ValueError):
     ``offset`` is the byte offset of the problem in the (decompressed) capture stream.
     """
 
+    __module__ = "netlogpush.sources.pcap"  # where users import it from (tracebacks, pickle)
+
     def __init__(self, message: str, offset: int | None = None) -> None:
         super().__init__(message)
         self.offset = offset

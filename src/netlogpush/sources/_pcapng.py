@@ -15,7 +15,6 @@ Choices where readers differ (documented in docs/sources.md):
 
 from __future__ import annotations
 
-import itertools
 import struct
 from collections import Counter
 from collections.abc import Callable
@@ -39,9 +38,6 @@ SHB, IDB, PB, SPB, EPB = 0x0A0D0D0A, 1, 2, 3, 6
 SHB_MAGIC = b"\x0a\x0d\x0d\x0a"
 _BOMS = {b"\x4d\x3c\x2b\x1a": "<", b"\x1a\x2b\x3c\x4d": ">"}
 _MIN_LEN = {SHB: 28, IDB: 20, EPB: 32, PB: 32, SPB: 16}
-#: u32 words gathered per packet block: type, length, then the fixed fields.
-_WORDS = {EPB: 7, PB: 7, SPB: 3}
-_DATA_AT = {EPB: 28, PB: 28, SPB: 12}
 #: Blocks that carry packets or change how packets are read; the rest are skipped.
 _USEFUL = np.array([IDB, PB, SPB, EPB], dtype=np.uint32)
 #: Most blocks one walk may visit (a chunk holds fewer unless chunks are very large).
@@ -213,15 +209,14 @@ class PcapngParser:
         useful = np.isin(types, _USEFUL)
         self.blocks_skipped += k - int(useful.sum())
         rec, types, lens = rec[useful], types[useful], lens[useful]
-        cuts = [0, *(np.flatnonzero(types[1:] != types[:-1]) + 1).tolist()] if types.size else []
-        cuts.append(types.size)
-        for s, e in itertools.pairwise(cuts):
-            btype = int(types[s])
-            if btype == IDB:
-                for i in range(s, e):
-                    self._interface(mv, int(rec[i]), int(lens[i]))
-            else:
-                self._packets(buf, base, rec[s:e], lens[s:e], btype, res)
+        start = 0
+        for i in np.flatnonzero(types == IDB).tolist():  # interfaces change how packets read
+            if i > start:
+                self._packets(buf, base, rec[start:i], types[start:i], lens[start:i], res)
+            self._interface(mv, int(rec[i]), int(lens[i]))
+            start = i + 1
+        if start < types.size:
+            self._packets(buf, base, rec[start:], types[start:], lens[start:], res)
         return int(end[k - 1])
 
     def _min_lengths(self, types: U32) -> I64 | int:
@@ -233,18 +228,17 @@ class PcapngParser:
         return out
 
     def _packets(
-        self, buf: U8, base: int, rec: I64, blen: I64, btype: int, res: ParseResult
+        self, buf: U8, base: int, rec: I64, types: U32, blen: I64, res: ParseResult
     ) -> None:
-        """Decode a run of packet blocks of one type."""
-        hdr = gather_u32(buf, rec, _WORDS[btype], self._order)
-        if btype == SPB:
-            caplen, wirelen, ifid = self._spb_lengths(hdr, blen)
-        else:
-            caplen, wirelen = hdr[:, 5], hdr[:, 6]
-            ifid = hdr[:, 2] if btype == EPB else _pb_ifid(hdr[:, 2], self._order)
-        bad = np.flatnonzero(
-            (caplen.astype(np.int64) > blen - _DATA_AT[btype] - 4) | (caplen > MAX_CAPLEN)
-        )
+        """Decode a run of packet blocks (EPB, SPB, PB, mixed) under one interface table."""
+        hdr = gather_u32(buf, rec, 7, self._order)  # SPBs are shorter: extra words unused
+        spb = types == SPB
+        word2 = hdr[:, 2]
+        ifid = np.where(spb, 0, np.where(types == PB, _pb_ifid(word2, self._order), word2))
+        wirelen = np.where(spb, word2, hdr[:, 6])
+        room = blen - np.where(spb, 16, 32)
+        caplen = np.where(spb, self._spb_caplen(word2, room), hdr[:, 5]).astype(np.int64)
+        bad = np.flatnonzero((caplen > room) | (caplen > MAX_CAPLEN))
         if bad.size:
             j = int(bad[0])
             res.error = CaptureFormatError(
@@ -254,42 +248,48 @@ class PcapngParser:
                 base + int(rec[j]),
             )
             res.consumed = int(rec[j])  # frames before the bad block are still delivered
-            rec, hdr, caplen, wirelen, ifid = rec[:j], hdr[:j], caplen[:j], wirelen[:j], ifid[:j]
+        keep = np.arange(rec.shape[0]) < (int(bad[0]) if bad.size else rec.shape[0])
         known = ifid < len(self._ifaces)
-        if not known.all():
-            self.problems["unknown_interface"] += int((~known).sum())
-            rec, hdr, caplen, wirelen, ifid = (
-                rec[known],
-                hdr[known],
-                caplen[known],
-                wirelen[known],
-                ifid[known],
-            )
+        unknown = int((keep & ~known).sum())
+        if unknown:
+            self.problems["unknown_interface"] += unknown
+        keep &= known
+        if not keep.all():
+            rec, hdr, spb, ifid = rec[keep], hdr[keep], spb[keep], ifid[keep]
+            caplen, wirelen = caplen[keep], wirelen[keep]
         if rec.size:
-            ts = self._spb_ts(rec.size) if btype == SPB else self._timestamps(hdr, ifid)
-            self._last_ts = int(ts[-1])
             res.parts.append(
                 Columns(
-                    offsets=rec + _DATA_AT[btype],
-                    caplen=np.ascontiguousarray(caplen, dtype=np.uint32),
+                    offsets=rec + np.where(spb, 12, 28),
+                    caplen=caplen.astype(np.uint32),
                     wirelen=np.ascontiguousarray(wirelen, dtype=np.uint32),
-                    ts_ns=ts,
+                    ts_ns=self._packet_times(hdr, ifid, spb),
                     linktype=self._lt_table[ifid],
                 )
             )
         if res.error is not None:
             raise _Fatal(res.error)
 
-    def _spb_lengths(self, hdr: U32, blen: I64) -> tuple[U32, U32, U32]:
-        wirelen = hdr[:, 2]
-        room = (blen - 16).astype(np.uint32)
-        caplen = np.minimum(wirelen, room)
+    def _spb_caplen(self, wirelen: U32, room: I64) -> I64:
+        """A Simple Packet Block holds min(original length, snaplen of interface 0)."""
+        caplen = np.minimum(wirelen.astype(np.int64), room)
         if self._ifaces and self._ifaces[0].snaplen:
-            caplen = np.minimum(caplen, np.uint32(self._ifaces[0].snaplen))
-        return caplen, wirelen, np.zeros(hdr.shape[0], dtype=np.uint32)
+            caplen = np.minimum(caplen, self._ifaces[0].snaplen)
+        return caplen
 
-    def _spb_ts(self, n: int) -> I64:
-        return np.full(n, self._last_ts, dtype=np.int64)
+    def _packet_times(self, hdr: U32, ifid: U32, spb: npt.NDArray[np.bool_]) -> I64:
+        if not spb.any():
+            ts = self._timestamps(hdr, ifid)
+        else:
+            ts = np.zeros(hdr.shape[0], dtype=np.int64)
+            timed = ~spb
+            if timed.any():
+                ts[timed] = self._timestamps(hdr[timed], ifid[timed])
+            # Simple Packet Blocks have no time: carry the previous packet's forward.
+            last = np.maximum.accumulate(np.where(timed, np.arange(ts.shape[0]), -1))
+            ts = np.where(last >= 0, ts[np.maximum(last, 0)], self._last_ts)
+        self._last_ts = int(ts[-1])
+        return ts
 
     def _timestamps(self, hdr: U32, ifid: U32) -> I64:
         ticks = (hdr[:, 3].astype(np.uint64) << np.uint64(32)) | hdr[:, 4].astype(np.uint64)

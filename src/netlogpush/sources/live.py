@@ -139,21 +139,24 @@ class LiveCapture:
         self, program: list[tuple[int, int, int, int]] | None, promisc: bool
     ) -> mmap.mmap:
         sock = self._sock
-        if program is not None:
-            attach_filter(sock, program)
-        sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
-        frames = self._block_size // _FRAME_SIZE * self._block_count
-        retire_ms = max(1, int(self.flush_s * 1000))
-        req = struct.pack(
-            "=7I", self._block_size, self._block_count, _FRAME_SIZE, frames, retire_ms, 0, 0
-        )
-        sock.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
-        ring = mmap.mmap(
-            sock.fileno(),
-            self._block_size * self._block_count,
-            mmap.MAP_SHARED,
-            mmap.PROT_READ | mmap.PROT_WRITE,
-        )
+        try:
+            if program is not None:
+                attach_filter(sock, program)
+            sock.setsockopt(SOL_PACKET, PACKET_VERSION, TPACKET_V3)
+            frames = self._block_size // _FRAME_SIZE * self._block_count
+            retire_ms = max(1, int(self.flush_s * 1000))
+            req = struct.pack(
+                "=7I", self._block_size, self._block_count, _FRAME_SIZE, frames, retire_ms, 0, 0
+            )
+            sock.setsockopt(SOL_PACKET, PACKET_RX_RING, req)
+            ring = mmap.mmap(
+                sock.fileno(),
+                self._block_size * self._block_count,
+                mmap.MAP_SHARED,
+                mmap.PROT_READ | mmap.PROT_WRITE,
+            )
+        except OSError as exc:  # e.g. too large a ring for the memory limits
+            raise LiveCaptureError(f"cannot set up capture on {self.interface!r}: {exc}") from None
         try:
             sock.bind((self.interface, ETH_P_ALL))
             if promisc:
@@ -233,6 +236,7 @@ class LiveCapture:
         kernel handed over the first waiting frame (so a quiet link still delivers promptly).
         """
         deadline = None if duration_s is None else time.monotonic() + duration_s
+        limit = None if max_frames is None else self.frames + max_frames
         pending: list[tuple[U8, I64, U32, U32, I64]] = []
         waiting = 0
         since = 0.0
@@ -244,7 +248,7 @@ class LiveCapture:
                     pending.append(block)
                     waiting += block[1].size
             now = time.monotonic()
-            left = None if max_frames is None else max_frames - self.frames
+            left = None if limit is None else limit - self.frames
             done = (
                 self._stopping
                 or (deadline is not None and now >= deadline)

@@ -35,6 +35,7 @@ __all__ = [
     "MAX_CAPLEN",
     "CaptureFormatError",
     "CaptureReader",
+    "Source",
     "iter_batches",
 ]
 

@@ -13,7 +13,7 @@ answers must agree exactly:
 from __future__ import annotations
 
 import numpy as np
-from firewall_support import LISTS, expected, render, trees, views
+from firewall_support import LISTS, expected, leaves, render, trees, views
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,6 +41,16 @@ def test_compiler_agrees_with_reference_and_generated_meaning(data: st.DataObjec
     assert vectorised.dtype == np.bool_
     assert vectorised.tolist() == reference.tolist(), text
     assert reference.tolist() == meaning.tolist(), text
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), view=views())
+def test_single_comparison_agrees_with_reference(data: st.DataObject, view: object) -> None:
+    """One comparison at a time: nothing else in the rule can hide a wrong answer."""
+    text = data.draw(leaves())
+    compiled = compile_expression(text, IP_LISTS)
+    reference = evaluate(compiled.tree, view, IP_LISTS)  # type: ignore[arg-type]
+    assert compiled.evaluate(view).tolist() == reference.tolist(), text  # type: ignore[arg-type]
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

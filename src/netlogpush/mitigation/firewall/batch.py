@@ -33,7 +33,7 @@ I64 = npt.NDArray[np.int64]
 IntColumn = npt.NDArray[np.integer[Any]]
 T = TypeVar("T")
 
-_GUARD_PROTOCOLS = {Guard.TCP: (TCP,), Guard.UDP: (UDP,), Guard.ICMP: (ICMP, ICMPV6)}
+_GUARD_PROTOCOLS = {Guard.TCP: (TCP,), Guard.UDP: (UDP,), Guard.ICMP: (ICMP,)}
 _SIP_HEAD = 4  # candidates are found by their first four payload bytes
 _SIP_WIDTH = max(len(p) for p in SIP_PREFIXES)
 _UDP_SPEC = RAW_FIELDS["udp"]

@@ -178,7 +178,7 @@ class IpRanges:
         return inside
 
     def contains_v6(self, keys: npt.NDArray[np.bytes_]) -> Mask:
-        idx = np.searchsorted(self._v6_starts, keys, side="left") - 1
+        idx = np.searchsorted(self._v6_starts, keys, side="right") - 1
         inside: Mask = (idx >= 0) & (keys <= self._v6_ends[np.maximum(idx, 0)])
         return inside
 
