@@ -35,11 +35,16 @@ fi
 
 PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-if [ "$minimal" = 1 ]; then
-  .venv/bin/python -m pip install -q -e . 
-else
-  .venv/bin/python -m pip install -q -e '.[dev]'
+extras=$([ "$minimal" = 1 ] && echo "" || echo "[dev]")
+# Reinstall only when pyproject.toml changed since the last install of the same extras.
+stamp=".venv/.netlogpush-installed$extras"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "installing netlogpush$extras into .venv (log: .venv/pip.log)"
+  if ! { .venv/bin/python -m pip install --upgrade pip && .venv/bin/python -m pip install -e ".$extras"; } >.venv/pip.log 2>&1; then
+    tail -30 .venv/pip.log >&2
+    exit 1
+  fi
+  touch "$stamp"
 fi
 
 # Real, openly licensed ASN and country data (CC-BY-4.0 / CC0) for the demo and the real-data
