@@ -56,8 +56,27 @@ def test_fields_json_is_the_api_shape() -> None:
     assert fields["SampleInterval"].startswith("The sample interval is the inverse of the sample rate.")
 
 
-def test_decode_writes_cloudflare_records(capture: Path) -> None:
-    result = runner.invoke(app, ["decode", str(capture), "-t", "rfc3339"])
+@pytest.fixture
+def firewall_only(tmp_path: Path) -> Path:
+    """Settings for Magic WAN's profile: the firewall alone, so one sample per packet."""
+    path = tmp_path / "wan.yaml"
+    path.write_text("mitigation:\n  profile: magic_wan\n")
+    return path
+
+
+def test_decode_default_runs_the_three_systems_in_order(capture: Path) -> None:
+    result = runner.invoke(app, ["decode", str(capture), "-f", "IPSourceAddress,MitigationSystem,Verdict,Outcome"])
+    assert result.exit_code == 0, result.output
+    assert [orjson.loads(line) for line in result.stdout.splitlines()] == [
+        {"IPSourceAddress": src, "MitigationSystem": system, "Verdict": "pass", "Outcome": "pass"}
+        for src in ("198.51.100.7", "198.51.100.8")
+        for system in ("dosd", "flowtrackd", "magic-firewall")
+    ]
+    assert "magic-firewall: 2 packets, verdict drop 0, dropped 0, 2 samples" in result.stderr
+
+
+def test_decode_writes_cloudflare_records(capture: Path, firewall_only: Path) -> None:
+    result = runner.invoke(app, ["decode", str(capture), "-t", "rfc3339", "-c", str(firewall_only)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 2  # the ARP frame is not an IP packet
@@ -74,13 +93,13 @@ def test_decode_writes_cloudflare_records(capture: Path) -> None:
     assert "not_ip 1" in result.stderr
 
 
-def test_decode_fields_csv_and_output_file(capture: Path, tmp_path: Path) -> None:
+def test_decode_fields_csv_and_output_file(capture: Path, tmp_path: Path, firewall_only: Path) -> None:
     gz = tmp_path / "small.pcap.gz"
     gz.write_bytes(gzip.compress(capture.read_bytes()))
     out = tmp_path / "out.csv"
     result = runner.invoke(
         app, ["decode", str(gz), "--fields", "IPDestinationAddress,DestinationPort,Datetime",
-              "--format", "csv", "-t", "unix", "-o", str(out)])
+              "--format", "csv", "-t", "unix", "-o", str(out), "-c", str(firewall_only)])
     assert result.exit_code == 0, result.output
     assert out.read_text() == (
         "IPDestinationAddress,DestinationPort,Datetime\n"
@@ -107,11 +126,12 @@ def test_decode_errors_are_clear(capture: Path, tmp_path: Path, args: list[str],
     assert message in " ".join(result.stderr.split())
 
 
-def test_decode_sampling_is_seeded(tmp_path: Path) -> None:
+def test_decode_sampling_is_seeded(tmp_path: Path, firewall_only: Path) -> None:
     packets = [Ether(**MAC) / IP(src="10.0.0.1", dst="10.0.0.2", id=i) / UDP(sport=1, dport=2) for i in range(2000)]
     path = tmp_path / "many.pcap"
     wrpcap(str(path), packets)
-    runs = [runner.invoke(app, ["decode", str(path), "-n", "10", "--seed", "7", "-f", "IPv4Identification,SampleInterval"])
+    runs = [runner.invoke(app, ["decode", str(path), "-n", "10", "--seed", "7", "-c", str(firewall_only),
+                                "-f", "IPv4Identification,SampleInterval"])
             for _ in range(2)]
     assert runs[0].stdout == runs[1].stdout
     records = [orjson.loads(line) for line in runs[0].stdout.splitlines()]
@@ -133,14 +153,14 @@ def _free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_collect_sflow_runs_until_sigterm_and_writes_records(tmp_path: Path) -> None:
+def test_collect_sflow_runs_until_sigterm_and_writes_records(tmp_path: Path, firewall_only: Path) -> None:
     from netlogpush.testing.sflow_encoder import FlowExporter
 
     port = _free_udp_port()
     out = tmp_path / "sflow.ndjson"
     proc = subprocess.Popen(
         [sys.executable, "-m", "netlogpush", "collect", "sflow", "--host", "127.0.0.1", "--port", str(port),
-         "-o", str(out), "-f", "IPSourceAddress,DestinationPort,SampleInterval"],
+         "-o", str(out), "-f", "IPSourceAddress,DestinationPort,SampleInterval", "-c", str(firewall_only)],
         stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:

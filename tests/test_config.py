@@ -35,7 +35,8 @@ def write(tmp_path: Path, text: str, name: str = "netlogpush.yaml") -> Path:
 def test_defaults_without_a_file() -> None:
     s = load_settings(None, {})
     assert s == Settings()
-    assert (s.sampling.interval, s.sampling.seed) == (1, None)
+    assert (s.sampling.interval, s.sampling.seed) == (None, None)
+    assert not s.sampling_configured()
     assert (s.site.name, s.customer_prefixes, s.databases) == ("", [], [])
 
 

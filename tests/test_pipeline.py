@@ -122,12 +122,15 @@ def test_estimated_packet_count_is_unbiased() -> None:
 def test_pipeline_from_settings(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("site: {name: ams01, code: AMS, country: NL}\ncustomer_prefixes: [192.0.2.0/24]\n"
-                    "sampling: {interval: 4, seed: 9}\n")  # fmt: skip
+                    "sampling: {interval: 4, seed: 9}\nmitigation: {profile: magic_wan}\n")  # fmt: skip
     settings = load_settings(path, {})
     pipeline = pipeline_from_settings(settings)
-    assert pipeline.sampler.interval == 4
+    assert [stage.system for stage in pipeline.chain.stages] == ["magic-firewall"]
+    assert pipeline.chain.samplers["magic-firewall"].interval == 4
     table = pipeline.process(batch(200))
-    assert table.num_rows == Pipeline(4, 9).process(batch(200)).num_rows
+    again = pipeline_from_settings(settings).process(batch(200))
+    assert table.equals(again)  # the seed makes the choice repeatable
+    assert 20 <= table.num_rows <= 90  # 1 in 4 of 200: 50 expected, far beyond 5 sigma otherwise
     assert set(table.column("ColoName").to_pylist()) == {"ams01"}
     assert set(table.column("ColoCountry").to_pylist()) == {"NL"}
     assert set(table.column("Direction").to_pylist()) == {"ingress"}  # dst 192.0.2.10 is inside
@@ -137,7 +140,14 @@ def test_pipeline_from_settings(tmp_path: Path) -> None:
         pipeline_from_settings(settings, sample_interval=1, seed=0).process(batch(50)).num_rows
         == 50
     )
-    assert pipeline_from_settings(Settings()).sampler.interval == 1
+    # Without a fixed interval each system samples dynamically within its documented range.
+    samplers = pipeline_from_settings(Settings()).chain.samplers
+    assert {name: (s.policy.interval, s.policy.min_interval, s.policy.max_interval)
+            for name, s in samplers.items()} == {
+        "dosd": (None, 100, 10_000),
+        "flowtrackd": (None, 1_000, 10_000),
+        "magic-firewall": (None, 100, 1_000_000),
+    }
 
 
 def test_decode_file(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from netlogpush.enrich.config import EnrichConfig
+from netlogpush.mitigation.config import MitigationConfig
 
 ENV_PREFIX = "NETLOGPUSH_"
 
@@ -28,8 +29,9 @@ class SamplingConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
-    interval: int = Field(default=1, ge=1, le=1_000_000)
-    """Keep 1 packet in ``interval`` (``SampleInterval``); 1 keeps every packet."""
+    interval: int | None = Field(default=None, ge=1, le=1_000_000)
+    """Every system keeps 1 packet in ``interval`` (``SampleInterval``); 1 keeps every packet.
+    Unset: each system follows ``mitigation.sampling`` (dynamic by default)."""
 
     seed: int | None = None
     """Seed for the random choice, so that a run can be repeated exactly."""
@@ -40,6 +42,14 @@ class Settings(EnrichConfig):
 
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
     """Packet sampling."""
+
+    mitigation: MitigationConfig = Field(default_factory=MitigationConfig)
+    """The mitigation systems (dosd, flowtrackd, magic-firewall): profile, mode, rules."""
+
+    def sampling_configured(self) -> bool:
+        """Whether the settings say how to sample (a fixed interval, or per-system policies)."""
+        per_system = self.mitigation.sampling.model_dump(exclude_none=True)
+        return self.sampling.interval is not None or bool(per_system)
 
 
 class SettingsError(ValueError):

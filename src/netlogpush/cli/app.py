@@ -112,8 +112,11 @@ def _writer(output: Path | None, fields: str | None, timestamps: str, fmt: str) 
 
 
 def _pipeline(config: Path | None, interval: int | None, seed: int | None) -> Pipeline:
+    settings = _settings(config)
+    if interval is None and not settings.sampling_configured():
+        interval = 1  # the command line's default: every packet
     try:
-        return pipeline_from_settings(_settings(config), interval, seed)
+        return pipeline_from_settings(settings, interval, seed)
     except (OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
 
@@ -128,6 +131,11 @@ def _summary(pipeline: Pipeline) -> None:
     if problems:
         err.print(
             "decoded as far as possible: " + ", ".join(f"{k} {v:,}" for k, v in problems.items())
+        )
+    for system, s in stats.systems.items():
+        err.print(
+            f"  {system}: {s.packets:,} packets, verdict drop {s.verdict_drops:,}, "
+            f"dropped {s.dropped:,}, {s.samples:,} samples"
         )
 
 
@@ -254,17 +262,42 @@ def collect_live(
 
 @app.command()
 def generate(
-    output: Annotated[Path, typer.Argument(help="The pcap file to write.")],
-    packets: Annotated[
-        int, typer.Option("--packets", "-n", min=1, help="How many packets.")
-    ] = 100_000,
+    output: Annotated[Path, typer.Argument(help="The pcap file to write (ground truth goes beside it).")],
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="What traffic: mixed (default), or see --list.")
+    ] = "mixed",
+    packets: Annotated[int, typer.Option("--packets", "-n", min=1, help="How many packets (mixed only).")] = 100_000,
+    duration: Annotated[float | None, typer.Option("--duration", help="Seconds of traffic (scenarios).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same capture.")] = 1,
+    list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
 ) -> None:
-    """Write a realistic mixed capture (TCP, UDP, DNS, ICMP, GRE, IPv6, VLANs, some malformed)."""
-    from netlogpush.scenarios.mixed import write_mixed_pcap
+    """Write a realistic capture: benign mixes, or a named attack mixed with benign traffic.
 
-    write_mixed_pcap(output, packets=packets, seed=seed)
-    err.print(f"wrote {packets:,} packets to {output}")
+    Examples: [green]netlogpush generate mixed.pcap -n 1000000[/green],
+    [green]netlogpush generate ntp.pcap --scenario ntp-reflection[/green].
+    """
+    from netlogpush.scenarios.catalog import SCENARIOS, describe, write_scenario
+
+    if list_scenarios:
+        table = Table("scenario", "what it is")
+        table.add_row("mixed", "every protocol the decoder knows, with a few malformed packets")
+        for name, text in describe():
+            table.add_row(name, text)
+        Console().print(table)
+        return
+    if scenario == "mixed":
+        from netlogpush.scenarios.mixed import write_mixed_pcap
+
+        write_mixed_pcap(output, packets=packets, seed=seed)
+        err.print(f"wrote {packets:,} packets to {output}")
+        return
+    if scenario not in SCENARIOS:
+        raise _fail(f"unknown scenario {scenario!r}; `netlogpush generate x --list` shows them")
+    summary = write_scenario(scenario, output, seed=seed, duration_s=duration)
+    err.print(
+        f"wrote {summary.packets:,} packets ({summary.attack_packets:,} attack) to {output}; "
+        f"ground truth in {summary.truth_path}"
+    )
 
 
 @app.command()
