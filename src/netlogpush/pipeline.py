@@ -149,13 +149,15 @@ def build_stages(settings: Settings) -> list[Stage]:
     from netlogpush.mitigation.flowtrackd.system import FlowtrackdSystem
 
     m = settings.mitigation
-    lists = m.firewall.lists
-    make = {
-        "dosd": lambda: DosdSystem(m.dosd, lists),
-        "flowtrackd": lambda: FlowtrackdSystem(m.flowtrackd),
-        "magic-firewall": lambda: FirewallSystem(m.firewall),
-    }
-    return [make[system]() for system in m.enabled_systems()]
+    stages: list[Stage] = []
+    for system in m.enabled_systems():
+        if system == "dosd":
+            stages.append(DosdSystem(m.dosd, m.firewall.lists))
+        elif system == "flowtrackd":
+            stages.append(FlowtrackdSystem(m.flowtrackd))
+        else:
+            stages.append(FirewallSystem(m.firewall))
+    return stages
 
 
 def pipeline_from_settings(
@@ -173,7 +175,7 @@ def pipeline_from_settings(
     fixed = sample_interval if sample_interval is not None else settings.sampling.interval
     seed = seed if seed is not None else settings.sampling.seed
     streams = np.random.SeedSequence(seed).spawn(len(stages)) if stages else []
-    samplers = {
+    samplers: dict[str, Sampler] = {
         stage.system: Sampler(
             SamplingPolicy(interval=fixed) if fixed is not None else settings.mitigation.sampling.policy(stage.system),
             np.random.default_rng(stream),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +24,45 @@ LISTS = {
 
 PORTS = [0, 19, 53, 80, 443, 1900, 5060, 11211, 65535]
 PROTOCOLS = [0, 1, 6, 17, 47, 50, 58, 132, 253]
-V4 = ["10.0.0.1", "10.1.2.3", "192.0.2.10", "192.0.2.200", "203.0.113.5", "0.0.0.0", "255.255.255.255"]
+V4 = [
+    "10.0.0.1",
+    "10.1.2.3",
+    "192.0.2.10",
+    "192.0.2.200",
+    "203.0.113.5",
+    "0.0.0.0",
+    "255.255.255.255",
+]
 V6 = ["2001:db8::1", "2001:db8::2", "2001:db8:1::1", "::1", "fe80::1", "ffff::ffff"]
 COUNTRIES = ["", "US", "BR", "DE", "CN", "GB"]
 COLOS = ["sfo06", "ams01", "SFO06"]
 REGIONS = ["WNAM", "EEUR", ""]
 NEEDLES = [b"", b"\x00", b"\x00\x00", b"ab", b"SIP", b"INVITE sip:", b"\xff\xfe", b"z"]
-INTS = [0, 1, 2, 5, 6, 17, 20, 53, 64, 80, 128, 255, 256, 443, 1500, 13335, 65535, 65536, -1, -5, (1 << 32), (1 << 63) - 1, -(1 << 63)]
+INTS = [
+    0,
+    1,
+    2,
+    5,
+    6,
+    17,
+    20,
+    53,
+    64,
+    80,
+    128,
+    255,
+    256,
+    443,
+    1500,
+    13335,
+    65535,
+    65536,
+    -1,
+    -5,
+    (1 << 32),
+    (1 << 63) - 1,
+    -(1 << 63),
+]
 REGEXES = ["^U", "S$", "[A-D]", r"sfo\d+", "(?i)sfo", "^$", ".", "^(US|BR)$", "6"]
 WILDCARDS = ["*", "u*", "*S", "s*6", "S*", "*0*", "us", r"a\*b"]
 
@@ -55,8 +87,8 @@ def make_view(
     ip_version: Sequence[int] | None = None,
     src: Sequence[str] | None = None,
     dst: Sequence[str] | None = None,
-    ints: dict[str, Sequence[int]] | None = None,
-    strings: dict[str, Sequence[str]] | None = None,
+    ints: Mapping[str, Sequence[int]] | None = None,
+    strings: Mapping[str, Sequence[str]] | None = None,
     payloads: Sequence[tuple[bytes, int, int]] | None = None,
 ) -> PacketView:
     """A view from Python values. ``payloads`` gives, per packet, (bytes of the IP packet,
@@ -71,7 +103,10 @@ def make_view(
                 four[i] = int(ip)
             else:
                 six[i] = np.frombuffer(ip.packed, np.uint8)
-    cols = {k: np.asarray(v, np.int64 if k.endswith("ASN") else np.uint32) for k, v in (ints or {}).items()}
+    cols = {
+        k: np.asarray(v, np.int64 if k.endswith("ASN") else np.uint32)
+        for k, v in (ints or {}).items()
+    }
     strs = {k: np.asarray(list(v), dtype=object) for k, v in (strings or {}).items()}
     view = PacketView(n, versions, src4, dst4, src6, dst6, cols, strs)
     if payloads is not None:
@@ -82,7 +117,9 @@ def make_view(
 
 def layout(
     payloads: Sequence[tuple[bytes, int, int]],
-) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+) -> tuple[
+    npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]
+]:
     """Packets laid out one after another in a buffer, with a gap between them (as frames
     with link headers would be), and zero padding at the end like a ``FrameBatch``."""
     buf = bytearray()
@@ -109,18 +146,31 @@ def layout(
 @st.composite
 def views(draw: st.DrawFn, max_size: int = 30) -> PacketView:
     n = draw(st.integers(1, max_size))
-    ints_of = lambda pool, hi: st.lists(  # noqa: E731
-        st.one_of(st.sampled_from(pool), st.integers(0, hi)), min_size=n, max_size=n
-    )
+
+    def ints_of(pool: list[int], hi: int) -> st.SearchStrategy[list[int]]:
+        value = st.one_of(st.sampled_from(pool), st.sampled_from(pool), st.integers(0, hi))
+        return st.lists(value, min_size=n, max_size=n)
+
     versions = draw(st.lists(st.sampled_from([4, 4, 4, 6, 6, 0]), min_size=n, max_size=n))
-    addr = st.one_of(st.sampled_from(V4 + V6), st.integers(0, (1 << 32) - 1).map(lambda v: str(ipaddress.IPv4Address(v))))
+    addr = st.one_of(
+        st.sampled_from(V4 + V6),
+        st.integers(0, (1 << 32) - 1).map(lambda v: str(ipaddress.IPv4Address(v))),
+    )
     srcs = draw(st.lists(addr, min_size=n, max_size=n))
     dsts = draw(st.lists(addr, min_size=n, max_size=n))
     # The address must be of the packet's family; the other family's array stays zero.
-    srcs = [a if ipaddress.ip_address(a).version == (v or 4) else ("::1" if v == 6 else "10.0.0.1") for a, v in zip(srcs, versions, strict=True)]
-    dsts = [a if ipaddress.ip_address(a).version == (v or 4) else ("2001:db8::1" if v == 6 else "192.0.2.10") for a, v in zip(dsts, versions, strict=True)]
+    srcs = [
+        a if ipaddress.ip_address(a).version == (v or 4) else ("::1" if v == 6 else "10.0.0.1")
+        for a, v in zip(srcs, versions, strict=True)
+    ]
+    dsts = [
+        a
+        if ipaddress.ip_address(a).version == (v or 4)
+        else ("2001:db8::1" if v == 6 else "192.0.2.10")
+        for a, v in zip(dsts, versions, strict=True)
+    ]
     ints = {
-        "IPProtocol": draw(ints_of(PROTOCOLS, 255)),
+        "IPProtocol": draw(ints_of([6, 6, 6, 17, 17, 17, 1, 58, *PROTOCOLS], 255)),
         "SourcePort": draw(ints_of(PORTS, 65535)),
         "DestinationPort": draw(ints_of(PORTS, 65535)),
         "TCPFlags": draw(ints_of(FLAG_VALUES, 0xFFF)),
@@ -139,9 +189,13 @@ def views(draw: st.DrawFn, max_size: int = 30) -> PacketView:
         "ColoRegion": [draw(st.sampled_from(REGIONS))] * n,
     }
     payloads = draw(st.lists(payload(), min_size=n, max_size=n))
-    view = make_view(n, ip_version=versions, src=srcs, dst=dsts, ints=ints, strings=strings, payloads=payloads)
+    view = make_view(
+        n, ip_version=versions, src=srcs, dst=dsts, ints=ints, strings=strings, payloads=payloads
+    )
     if draw(st.booleans()):  # sometimes the string columns come already factorized
-        view.strings = {k: StringColumn.from_objects(np.asarray(v, dtype=object)) for k, v in strings.items()}
+        view.strings = {
+            k: StringColumn.from_objects(np.asarray(v, dtype=object)) for k, v in strings.items()
+        }
     if draw(st.integers(0, 9)) == 0:  # sometimes a view without raw bytes
         view.data = view.l3 = view.l4 = view.end = None
     return view
@@ -212,7 +266,11 @@ def _render(node: Node, draw: Callable[[st.SearchStrategy[Any]], Any]) -> tuple[
         text = ""
         for k, item in enumerate(node.items):
             part, part_simple = _render(item, draw)
-            if isinstance(item, Op) and not part_simple and PRECEDENCE[item.op] < PRECEDENCE[node.op]:
+            if (
+                isinstance(item, Op)
+                and not part_simple
+                and PRECEDENCE[item.op] < PRECEDENCE[node.op]
+            ):
                 part = f"({part})"
             if k:
                 text += f" {draw(st.sampled_from(SPELLINGS[node.op]))} "
@@ -285,7 +343,9 @@ def _regex_literal(draw: st.DrawFn, pattern: str) -> str:
 
 _INT_FIELDS = [name for name, s in FIELDS.items() if s.type is FieldType.INT]
 _STRING_FIELDS = [
-    name for name, s in FIELDS.items() if s.type is FieldType.BYTES and s.source not in (Source.RAW, Source.PROTOCOL_NAME)
+    name
+    for name, s in FIELDS.items()
+    if s.type is FieldType.BYTES and s.source not in (Source.RAW, Source.PROTOCOL_NAME)
 ]
 _RAW_FIELDS = [name for name, s in FIELDS.items() if s.source is Source.RAW]
 _BOOL_FIELDS = [name for name, s in FIELDS.items() if s.type is FieldType.BOOL]
@@ -302,7 +362,7 @@ def int_leaf(draw: st.DrawFn) -> str:
         pool = [0, 1, 2, 0x49, 0xFF, (1 << (end - start)) - 1]
     else:
         lhs = draw(st.sampled_from(_INT_FIELDS))
-        pool = FIELD_VALUES.get(lhs, []) + draw(st.sampled_from([[], INTS]))
+        pool = FIELD_VALUES.get(lhs, []) + draw(st.sampled_from([[], [], INTS]))
     value = st.one_of(
         st.sampled_from(pool), st.sampled_from(pool), st.integers(-(1 << 63), (1 << 63) - 1)
     )
@@ -313,7 +373,17 @@ def int_leaf(draw: st.DrawFn) -> str:
     if kind == "and":
         return f"{lhs} {draw(st.sampled_from(SPELLINGS['bitwise_and']))} {_int_literal(draw, draw(value))}"
     items = []
-    for _ in range(draw(st.integers(0, 9))):
+    if draw(st.booleans()):
+        # Values of the field's pool, single or in short ranges: many disjoint ranges over a
+        # small domain, the case a lookup table serves.
+        for _ in range(draw(st.integers(0, 12))):
+            lo = draw(st.sampled_from(pool or [0]))
+            width = min(draw(st.sampled_from([0, 0, 0, 1, 3])), (1 << 63) - 1 - lo)
+            items.append(
+                _int_literal(draw, lo) + (f"..{_int_literal(draw, lo + width)}" if width else "")
+            )
+        return f"{lhs} in {{{' '.join(items)}}}"
+    for _ in range(draw(st.integers(0, 12))):
         lo = draw(value)
         if draw(st.booleans()) and lo < (1 << 63) - 1:
             hi = draw(st.sampled_from([v for v in pool if v >= lo] or [lo]))
@@ -405,9 +475,9 @@ def trees(max_leaves: int = 8) -> st.SearchStrategy[Node]:
         leaves().map(Leaf),
         lambda children: st.one_of(
             children.map(Not),
-            st.tuples(st.sampled_from(["and", "or", "xor"]), st.lists(children, min_size=2, max_size=3)).map(
-                lambda pair: Op(pair[0], tuple(pair[1]))
-            ),
+            st.tuples(
+                st.sampled_from(["and", "or", "xor"]), st.lists(children, min_size=2, max_size=3)
+            ).map(lambda pair: Op(pair[0], tuple(pair[1]))),
         ),
         max_leaves=max_leaves,
     )

@@ -33,7 +33,7 @@ I64 = npt.NDArray[np.int64]
 IntColumn = npt.NDArray[np.integer[Any]]
 T = TypeVar("T")
 
-_GUARD_PROTOCOLS = {Guard.TCP: (TCP,), Guard.UDP: (UDP,), Guard.ICMP: (ICMP,)}
+_GUARD_PROTOCOLS = {Guard.TCP: (TCP,), Guard.UDP: (UDP,), Guard.ICMP: (ICMP, ICMPV6)}
 _SIP_HEAD = 4  # candidates are found by their first four payload bytes
 _SIP_WIDTH = max(len(p) for p in SIP_PREFIXES)
 _UDP_SPEC = RAW_FIELDS["udp"]
@@ -61,15 +61,19 @@ class Batch:
 
     def _present(self, guard: Guard) -> Mask:
         v = self.view
+        out: Mask
         if guard is Guard.IP:
-            return (v.ip_version == 4) | (v.ip_version == 6)
+            out = (v.ip_version == 4) | (v.ip_version == 6)
+            return out
         if guard is Guard.IPV4:
-            return v.ip_version == 4
+            out = v.ip_version == 4
+            return out
         if guard is Guard.IPV4_OPTIONS:
             if v.data is None or v.l3 is None or v.end is None:
                 return np.zeros(self.n, np.bool_)
             hdr = v.int_column("IPHeaderLength")
-            return (v.ip_version == 4) & (hdr > 20) & (v.l3 >= 0) & (v.l3 + 20 < v.end)
+            out = (v.ip_version == 4) & (hdr > 20) & (v.l3 >= 0) & (v.l3 + 20 < v.end)
+            return out
         proto = v.int_column("IPProtocol")
         has = np.zeros(self.n, np.bool_)
         for number in _GUARD_PROTOCOLS[guard]:
@@ -109,7 +113,8 @@ class Batch:
         if spec.source is Source.SIP:
             return self.cached("sip", self._sip)
         flags = self.view.int_column(spec.columns[0])
-        return self.present(spec.guard) & ((flags & (1 << spec.bit)) != 0)
+        out: Mask = self.present(spec.guard) & ((flags & (1 << spec.bit)) != 0)
+        return out
 
     def protocol_numbers(self) -> IntColumn:
         return self.view.int_column("IPProtocol")
@@ -170,10 +175,16 @@ class Batch:
         present = self.present(spec.guard) & (base >= 0) & (base <= v.end)
         return base, v.end, present
 
-    def bit_slice(self, spec: FieldSpec, start: int, end: int) -> tuple[npt.NDArray[np.uint64], Mask]:
-        return self.cached(("bits", spec.name, start, end), lambda: self._bit_slice(spec, start, end))
+    def bit_slice(
+        self, spec: FieldSpec, start: int, end: int
+    ) -> tuple[npt.NDArray[np.uint64], Mask]:
+        return self.cached(
+            ("bits", spec.name, start, end), lambda: self._bit_slice(spec, start, end)
+        )
 
-    def _bit_slice(self, spec: FieldSpec, start: int, end: int) -> tuple[npt.NDArray[np.uint64], Mask]:
+    def _bit_slice(
+        self, spec: FieldSpec, start: int, end: int
+    ) -> tuple[npt.NDArray[np.uint64], Mask]:
         base, stop, present = self.raw_region(spec)
         first = start // 8
         nbytes = (end - 1) // 8 - first + 1  # at most 5: 7 leading bits + 32
@@ -216,4 +227,3 @@ class Batch:
             hit |= (avail >= k) & np.all(block[:, :k] == np.frombuffer(prefix, np.uint8), axis=1)
         out[rows] = hit
         return out
-

@@ -98,10 +98,16 @@ def _operand(op: syn.Operand) -> t.Operand:
     if spec is None:
         if name.lower() in FIELDS:
             raise RuleTypeError(
-                op.name.pos, f'unknown field "{name}"; field names are lower case: {name.lower()}', "a field name"
+                op.name.pos,
+                f'unknown field "{name}"; field names are lower case: {name.lower()}',
+                "a field name",
             )
         guess = difflib.get_close_matches(name, list(FIELDS), n=1)
-        hint = f"; did you mean {guess[0]}?" if guess else "; see docs/firewall-rules.md for the fields"
+        hint = (
+            f"; did you mean {guess[0]}?"
+            if guess
+            else "; see docs/firewall-rules.md for the fields"
+        )
         raise RuleTypeError(op.name.pos, f'unknown field "{name}"{hint}', "a field name")
     return t.FieldOperand(spec)
 
@@ -133,7 +139,9 @@ def _call(call: syn.Call) -> t.BitSlice:
     start = lit.parse_int(start_tok, "as bit_slice's offset_start")
     end = lit.parse_int(end_tok, "as bit_slice's offset_end")
     if start < 0:
-        raise RuleTypeError(start_tok.pos, "bit_slice's offset_start cannot be negative", "an offset >= 0")
+        raise RuleTypeError(
+            start_tok.pos, "bit_slice's offset_start cannot be negative", "an offset >= 0"
+        )
     if end > BIT_SLICE_MAX_OFFSET:
         raise RuleTypeError(
             end_tok.pos,
@@ -181,7 +189,9 @@ def _comparison(node: syn.Comparison, lists: IpLists) -> t.Expr:
     kind = node.kind
     allowed = _RAW_OPS if raw else _OPS_FOR[operand.type]
     misuse = RuleTypeError(
-        op_tok.pos, f"'{op_tok.text}' cannot be used with {_describe(operand)}; use {allowed}", allowed
+        op_tok.pos,
+        f"'{op_tok.text}' cannot be used with {_describe(operand)}; use {allowed}",
+        allowed,
     )
     if raw and kind not in ("contains", "contains_any", "matches"):
         raise misuse
@@ -269,14 +279,20 @@ def _check_protocol(operand: t.Operand, tok: syn.Token, value: bytes) -> None:
         return
     name = value.decode("utf-8", "replace")
     number = int(name) if name.isdigit() and str(int(name)) == name else None
-    if name in _KNOWN_PROTOCOLS or (number is not None and number < 256 and number not in PROTOCOL_NAMES):
+    if name in _KNOWN_PROTOCOLS or (
+        number is not None and number < 256 and number not in PROTOCOL_NAMES
+    ):
         return
     suggestion = PROTOCOL_NAME_HINTS.get(name.lower()) or (
         name.lower() if name.lower() in _KNOWN_PROTOCOLS else None
     )
     if number is not None and number in PROTOCOL_NAMES:
         suggestion = PROTOCOL_NAMES[number]
-    hint = f'; did you mean "{suggestion}"?' if suggestion else ' (IANA keywords in lower case, e.g. "tcp")'
+    hint = (
+        f'; did you mean "{suggestion}"?'
+        if suggestion
+        else ' (IANA keywords in lower case, e.g. "tcp")'
+    )
     raise RuleTypeError(tok.pos, f'unknown protocol "{name}" for ip.proto{hint}', "a protocol name")
 
 
@@ -284,4 +300,6 @@ def _check_regex(tok: syn.Token, source: bytes) -> None:
     try:
         re.compile(source)
     except re.error as err:
-        raise RuleTypeError(tok.pos, f"invalid regular expression: {err}", "a regular expression") from None
+        raise RuleTypeError(
+            tok.pos, f"invalid regular expression: {err}", "a regular expression"
+        ) from None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +25,7 @@ from netlogpush.mitigation.firewall import typed as t
 from netlogpush.mitigation.firewall.batch import Batch
 from netlogpush.mitigation.firewall.checker import IpLists, check
 from netlogpush.mitigation.firewall.errors import RuleError
-from netlogpush.mitigation.firewall.fields import FieldType, Guard, Source
+from netlogpush.mitigation.firewall.fields import FIELDS, FieldType, Guard, Source
 from netlogpush.mitigation.firewall.parser import parse
 from netlogpush.mitigation.firewall.vectors import (
     IntRanges,
@@ -43,6 +43,32 @@ ListsArg = IpLists | Mapping[str, Sequence[str]] | None
 
 #: A protocol-name test true for at most this many protocol numbers becomes ``==`` tests.
 _FEW_PROTOCOLS = 3
+#: Larger views are evaluated in slices of this many packets. Every operation is a pass
+#: over whole columns; a slice keeps those columns and the temporaries in the CPU cache,
+#: where a 1M-row pass waits on memory, and is still large enough that the per-rule Python
+#: overhead stays small. Measured here for 500 rules over 1M packets: 1.13 s in one piece,
+#: 0.31 s in slices of 128k, 0.35 s of 64k, 1.3 s of 8k (bench/bench_firewall.py).
+CHUNK_ROWS = 1 << 17
+
+
+def _string_columns(tree: t.Expr) -> frozenset[str]:
+    """The string columns an expression reads (to factorize once, before slicing)."""
+    return frozenset(
+        column
+        for name in t.fields_used(tree)
+        if FIELDS[name].source in (Source.STRING, Source.EITHER_STRING)
+        for column in FIELDS[name].columns
+    )
+
+
+def _slices(view: PacketView, strings: Iterable[str]) -> Iterator[tuple[int, int, Batch]]:
+    if view.n > CHUNK_ROWS:
+        for column in strings:  # factorized on the whole view, so once, not once per slice
+            view.string_column(column)
+    for start in range(0, max(view.n, 1), CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, view.n)
+        part = view if (start == 0 and stop == view.n) else view.rows(start, stop)
+        yield start, stop, Batch(part)
 
 
 def wildcard_regex(pattern: bytes, case_sensitive: bool) -> re.Pattern[bytes]:
@@ -213,7 +239,8 @@ class _Compiler:
 
                 def equal(b: Batch) -> Mask:
                     four, _ = b.addresses(column)
-                    return (b.view.ip_version == 4) & (four == v4)
+                    out: Mask = b.present(Guard.IPV4) & (four == v4)
+                    return out
 
             else:
                 packed = int(address)
@@ -221,7 +248,8 @@ class _Compiler:
 
                 def equal(b: Batch) -> Mask:
                     high, low = b.v6_pairs(column)
-                    return (b.view.ip_version == 6) & (high == hi) & (low == lo)
+                    out: Mask = (high == hi) & (low == lo) & (b.view.ip_version == 6)
+                    return out
 
             if negate:
                 return lambda b: b.present(Guard.IP) & ~equal(b)
@@ -240,7 +268,7 @@ class _Compiler:
             out = np.zeros(b.n, np.bool_)
             if ranges.has_v4:
                 four, _ = b.addresses(column)
-                out = (b.view.ip_version == 4) & ranges.contains_v4(four)
+                out = ranges.contains_v4(four) & b.present(Guard.IPV4)
             if ranges.has_v6:
                 rows = b.v6_rows()
                 if rows.size:
@@ -285,7 +313,9 @@ class _Compiler:
         columns = spec.columns
         if len(columns) == 1:
             return lambda b: b.present(Guard.IP) & column_test(b, columns[0])
-        return lambda b: b.present(Guard.IP) & (column_test(b, columns[0]) | column_test(b, columns[1]))
+        return lambda b: (
+            b.present(Guard.IP) & (column_test(b, columns[0]) | column_test(b, columns[1]))
+        )
 
     def _raw(self, e: t.Compare, test: Predicate) -> Eval:
         spec = e.operand.spec
@@ -313,7 +343,7 @@ class _Compiler:
             data = b.view.data
             if data is None:
                 return out
-            buf = memoryview(data)
+            buf = memoryview(data)  # type: ignore[arg-type]  # an ndarray is a buffer
             for i in np.flatnonzero(present).tolist():
                 out[i] = test(bytes(buf[start[i] : end[i]]))
             return out
@@ -345,9 +375,19 @@ class CompiledExpression:
     tree: t.Expr
     _run: Eval
 
+    @property
+    def fields(self) -> frozenset[str]:
+        """The fields the expression reads (raw fields for ``bit_slice``)."""
+        return t.fields_used(self.tree)
+
     def evaluate(self, view: PacketView | Batch) -> Mask:
         """The packets the expression matches, as a boolean mask."""
-        return self._run(view if isinstance(view, Batch) else Batch(view))
+        if isinstance(view, Batch):
+            return self._run(view)
+        out = np.zeros(view.n, np.bool_)
+        for start, stop, batch in _slices(view, _string_columns(self.tree)):
+            out[start:stop] = self._run(batch)
+        return out
 
 
 def compile_expression(text: str, lists: ListsArg = None) -> CompiledExpression:
@@ -377,14 +417,24 @@ class CompiledRules:
             for text, tree in zip(expressions, trees, strict=True)
         ]
         self.shared_subexpressions = len(shared)
+        self._strings = frozenset().union(*(_string_columns(tree) for tree in trees))
 
     def __len__(self) -> int:
         return len(self.rules)
 
+    def fields_used(self) -> frozenset[str]:
+        """Every field some rule reads: tells a caller whether enrichment is needed."""
+        return frozenset().union(*(rule.fields for rule in self.rules))
+
     def evaluate(self, view: PacketView | Batch) -> list[Mask]:
         """Each rule's mask (one ``Batch`` shared by all rules)."""
-        batch = view if isinstance(view, Batch) else Batch(view)
-        return [rule.evaluate(batch) for rule in self.rules]
+        if isinstance(view, Batch):
+            return [rule.evaluate(view) for rule in self.rules]
+        masks = [np.zeros(view.n, np.bool_) for _ in self.rules]
+        for start, stop, batch in _slices(view, self._strings):
+            for mask, rule in zip(masks, self.rules, strict=True):
+                mask[start:stop] = rule.evaluate(batch)
+        return masks
 
     def first_match(
         self,
@@ -397,7 +447,17 @@ class CompiledRules:
         ``rows`` limits the packets considered (the others get -1). Evaluation stops as soon
         as every packet has matched a rule.
         """
-        batch = view if isinstance(view, Batch) else Batch(view)
+        if isinstance(view, Batch):
+            return self._first_match(view, enabled, rows)
+        result = np.full(view.n, -1, np.int32)
+        for start, stop, batch in _slices(view, self._strings):
+            part = None if rows is None else rows[start:stop]
+            result[start:stop] = self._first_match(batch, enabled, part)
+        return result
+
+    def _first_match(
+        self, batch: Batch, enabled: Sequence[bool] | None, rows: Mask | None
+    ) -> npt.NDArray[np.int32]:
         result = np.full(batch.n, -1, np.int32)
         undecided = np.ones(batch.n, np.bool_) if rows is None else rows.copy()
         for index, rule in enumerate(self.rules):
@@ -405,7 +465,13 @@ class CompiledRules:
                 continue
             if not undecided.any():
                 break
-            hit = rule.evaluate(batch) & undecided
-            result[hit] = index
-            undecided &= ~hit
+            # Most rules match nothing in most batches: test that before touching the
+            # result arrays, which costs a full pass over the batch each.
+            mask = rule.evaluate(batch)
+            if not mask.any():
+                continue
+            hit = mask & undecided
+            if hit.any():
+                result[hit] = index
+                undecided &= ~hit
         return result

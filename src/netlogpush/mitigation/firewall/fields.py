@@ -96,8 +96,9 @@ SIP_METHODS = (
     b"INVITE", b"ACK", b"BYE", b"CANCEL", b"REGISTER", b"OPTIONS", b"PRACK", b"SUBSCRIBE",
     b"NOTIFY", b"PUBLISH", b"INFO", b"REFER", b"MESSAGE", b"UPDATE",
 )  # fmt: skip
-SIP_PREFIXES: tuple[bytes, ...] = (b"SIP/2.0 ",) + tuple(
-    method + b" " + scheme for method in SIP_METHODS for scheme in (b"sip:", b"sips:", b"tel:")
+SIP_PREFIXES: tuple[bytes, ...] = (
+    b"SIP/2.0 ",
+    *(method + b" " + scheme for method in SIP_METHODS for scheme in (b"sip:", b"sips:", b"tel:")),
 )
 
 #: ``bit_slice`` limits, from Cloudflare's functions reference: a slice is at most 32 bits and
@@ -142,7 +143,10 @@ def _registry() -> dict[str, FieldSpec]:
         f("tcp.flags", i, Source.FLAGS_BYTE, Guard.TCP, ("TCPFlags",), max_value=255),
         f("tcp.flags.cwr", b, Source.FLAG, Guard.TCP, ("TCPFlags",), bit=7),
         f("tcp.flags.ecn", b, Source.FLAG, Guard.TCP, ("TCPFlags",), bit=6),
-        *(f(f"tcp.flags.{n}", b, Source.FLAG, Guard.TCP, ("TCPFlags",), bit=k) for n, k in _TCP_FLAGS),
+        *(
+            f(f"tcp.flags.{n}", b, Source.FLAG, Guard.TCP, ("TCPFlags",), bit=k)
+            for n, k in _TCP_FLAGS
+        ),
         f("tcp.srcport", i, Source.COLUMN, Guard.TCP, ("SourcePort",), max_value=0xFFFF),
         f("tcp.dstport", i, Source.COLUMN, Guard.TCP, ("DestinationPort",), max_value=0xFFFF),
         f("udp", s, Source.RAW, Guard.UDP, doc="raw UDP header and payload"),

@@ -72,7 +72,9 @@ def parse_int(tok: Token, context: str, text: str | None = None) -> int:
             hint = " (numbers are written without quotes)"
         raise expected_error(tok, "an integer", context, hint)
     if not I64_MIN <= value <= I64_MAX:
-        raise RuleTypeError(tok.pos, f"{s} is outside the 64-bit integer range {context}", "an integer")
+        raise RuleTypeError(
+            tok.pos, f"{s} {context} is outside the 64-bit integer range", "an integer"
+        )
     return value
 
 
@@ -83,7 +85,9 @@ def parse_int_range(tok: Token, context: str) -> tuple[int, int]:
         lo, hi = parse_int(tok, context, first), parse_int(tok, context, last)
         if hi < lo:
             raise RuleTypeError(
-                tok.pos, f"the range {tok.text} ends before it starts {context}", "a range a..b with a <= b"
+                tok.pos,
+                f"the range {tok.text} {context} ends before it starts; write {hi}..{lo}",
+                "a range a..b with a <= b",
             )
         return lo, hi
     value = parse_int(tok, context)
@@ -115,10 +119,10 @@ def parse_ip_item(tok: Token, context: str) -> IpItem:
             first, last = ipaddress.ip_address(a), ipaddress.ip_address(b)
         except ValueError:
             raise expected_error(tok, what, context) from None
-        if first.version != last.version or last < first:
+        if first.version != last.version or int(last) < int(first):
             raise RuleTypeError(
                 tok.pos,
-                f"the range {s} must run from a lower to a higher address of one family {context}",
+                f"the range {s} {context} must run from a lower to a higher address of one family",
                 what,
             )
         return IpRange(first, last)

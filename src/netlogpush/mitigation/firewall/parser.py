@@ -64,7 +64,9 @@ class _Builder(Transformer[LarkToken, Node]):
     def _deep(self, depth: int, pos: Position) -> int:
         if depth > MAX_DEPTH:
             raise RuleSyntaxError(
-                pos, f"the expression nests deeper than {MAX_DEPTH} levels of '(' and 'not'"
+                pos,
+                f"the expression nests deeper than {MAX_DEPTH} levels of '(' and 'not'",
+                f"at most {MAX_DEPTH} levels of nesting",
             )
         return depth
 
@@ -75,7 +77,9 @@ class _Builder(Transformer[LarkToken, Node]):
     def logical(self, c: list[Any]) -> Node:
         left, op, right = c
         word = {"&&": "and", "||": "or", "^^": "xor"}.get(str(op), str(op))
-        items = (*left.items, right) if isinstance(left, Logical) and left.op == word else (left, right)
+        items = (
+            (*left.items, right) if isinstance(left, Logical) and left.op == word else (left, right)
+        )
         return Logical(word, items, max(left.depth, right.depth))
 
     def negation(self, c: list[Any]) -> Node:
@@ -156,14 +160,18 @@ def _grammar() -> str:
 def _lark() -> Lark:
     # The builder is stateless, so one parser with the builder inlined serves every call.
     return Lark(
-        _grammar(), parser="lalr", lexer="contextual", maybe_placeholders=True, transformer=_Builder()
+        _grammar(),
+        parser="lalr",
+        lexer="contextual",
+        maybe_placeholders=True,
+        transformer=_Builder(),
     )
 
 
 def parse(text: str) -> Node:
     """Parse ``text`` into a syntax tree; raise ``RuleSyntaxError`` naming what was expected."""
     try:
-        tree: Node = _lark().parse(text)
+        tree: Node = _lark().parse(text)  # type: ignore[assignment]  # the builder's output
         return tree
     except UnexpectedInput as err:
         raise _syntax_error(text, err) from None
@@ -189,12 +197,13 @@ def _describe(expected: set[str]) -> str:
 
 def _syntax_error(text: str, err: UnexpectedInput) -> RuleSyntaxError:
     if isinstance(err, UnexpectedCharacters):
-        pos = Position.at(text, err.pos_in_stream)
+        at = err.pos_in_stream or 0
+        pos = Position.at(text, at)
         expected = _describe(set(err.allowed or ()))
-        char = text[err.pos_in_stream]
+        char = text[at]
         if char == '"':
             return RuleSyntaxError(pos, "this string has no closing quote '\"'", expected)
-        word = re.match(r"[^ \t\r\n]*", text[err.pos_in_stream :])
+        word = re.match(r"[^ \t\r\n]*", text[at:])
         got = _printable((word.group() if word else "") or char)[:20]
         hint = ""
         if char == "=":
@@ -206,8 +215,8 @@ def _syntax_error(text: str, err: UnexpectedInput) -> RuleSyntaxError:
     assert isinstance(err, UnexpectedToken)
     token = err.token
     try:
-        accepts = set(err.interactive_parser.accepts())
-    except Exception:  # noqa: BLE001 - accepts() replays the parser; fall back to lark's set
+        accepts = set(err.interactive_parser.accepts())  # type: ignore[no-untyped-call]
+    except Exception:  # accepts() replays the parser; if that fails, lark's own set will do
         accepts = set(err.expected)
     expected = _describe(accepts)
     if token.type == "$END":

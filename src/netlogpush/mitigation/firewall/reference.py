@@ -12,18 +12,23 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 import numpy.typing as npt
 
 from netlogpush.mitigation.firewall import typed as t
 from netlogpush.mitigation.firewall.checker import IpLists
-from netlogpush.mitigation.firewall.fields import SIP_PREFIXES, FieldSpec, Guard, Source, protocol_name
+from netlogpush.mitigation.firewall.fields import (
+    SIP_PREFIXES,
+    FieldSpec,
+    Guard,
+    Source,
+    protocol_name,
+)
 from netlogpush.mitigation.firewall.literals import IpItem, IpRange
 from netlogpush.mitigation.firewall.view import PacketView
 
-Scalar = Union[int, bool, bytes, ipaddress.IPv4Address, ipaddress.IPv6Address, tuple[bytes, bytes]]
+Scalar = int | bool | bytes | ipaddress.IPv4Address | ipaddress.IPv6Address | tuple[bytes, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +57,12 @@ class Packet:
             if v.data is None or v.l3 is None or v.end is None:
                 return False
             l3 = int(v.l3[i])
-            return self.version == 4 and self.col("IPHeaderLength") > 20 and 0 <= l3 and l3 + 20 < int(v.end[i])
+            return (
+                self.version == 4
+                and self.col("IPHeaderLength") > 20
+                and l3 >= 0
+                and l3 + 20 < int(v.end[i])
+            )
         wanted = {Guard.TCP: (6,), Guard.UDP: (17,), Guard.ICMP: (1, 58)}[guard]
         if self.col("IPProtocol") not in wanted:
             return False
@@ -154,10 +164,13 @@ def pattern_byte_matches(tok: bytes, byte: bytes, case_sensitive: bool) -> bool:
     return byte != b"" and (tok == byte if case_sensitive else tok.lower() == byte.lower())
 
 
-def in_ip_items(address: ipaddress.IPv4Address | ipaddress.IPv6Address, items: tuple[IpItem, ...]) -> bool:
+def in_ip_items(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, items: tuple[IpItem, ...]
+) -> bool:
     for item in items:
         if isinstance(item, IpRange):
-            if item.first.version == address.version and item.first <= address <= item.last:
+            same = item.first.version == address.version
+            if same and int(item.first) <= int(address) <= int(item.last):
                 return True
         elif item.version == address.version and address in item:
             return True

@@ -38,8 +38,7 @@ class FirewallSystem:
     @property
     def needs_enrichment(self) -> bool:
         """Whether some rule reads a field that enrichment fills (country, ASN, colo)."""
-        fields = ("country", "asnum", "cf.colo")
-        return any(f in rule.expression for rule in self._rules for f in fields)
+        return any(f.startswith(("ip.src.", "ip.dst.", "ip.geoip.", "cf.")) for f in self._compiled.fields_used())
 
     def process(self, batch: StageInput) -> Decision:
         n = len(batch.packets)

@@ -66,17 +66,20 @@ def compare_int(values: IntColumn, op: Op, literal: int) -> Mask:
         }[op]
         return np.ones(n, np.bool_) if true else np.zeros(n, np.bool_)
     scalar = values.dtype.type(literal)
+    out: Mask
     if op is Op.EQ:
-        return values == scalar
-    if op is Op.NE:
-        return values != scalar
-    if op is Op.LT:
-        return values < scalar
-    if op is Op.LE:
-        return values <= scalar
-    if op is Op.GT:
-        return values > scalar
-    return values >= scalar
+        out = values == scalar
+    elif op is Op.NE:
+        out = values != scalar
+    elif op is Op.LT:
+        out = values < scalar
+    elif op is Op.LE:
+        out = values <= scalar
+    elif op is Op.GT:
+        out = values > scalar
+    else:
+        out = values >= scalar
+    return out
 
 
 def bitwise_and(values: IntColumn, literal: int) -> Mask:
@@ -108,27 +111,41 @@ class IntRanges:
         if not self.ranges:
             return np.zeros(n, np.bool_)
         if len(self.ranges) <= DIRECT_RANGES:
-            out = np.zeros(n, np.bool_)
-            for lo, hi in self.ranges:
-                if lo == hi:
-                    out |= compare_int(values, Op.EQ, lo)
-                else:
-                    out |= compare_int(values, Op.GE, lo) & compare_int(values, Op.LE, hi)
-            return out
+            return _direct(values, self.ranges)
         unsigned = np.iinfo(values.dtype).min == 0
         if self._lut is not None and unsigned:
             hit: Mask = np.take(self._lut, values, mode="clip")
             return hit
         v = values.astype(np.int64) if values.dtype != np.int64 else values
-        if unsigned and values.dtype.itemsize == 8:  # uint64 above 2**63 wraps: none are in a set
-            big = values > np.uint64((1 << 63) - 1)
-        else:
-            big = None
+        # uint64 values above 2**63 wrap in int64: none of them is in a (64-bit signed) set
+        big = values > np.uint64((1 << 63) - 1) if unsigned and values.dtype.itemsize == 8 else None
         idx = np.searchsorted(self._starts, v, side="right") - 1
         inside: Mask = (idx >= 0) & (v <= self._ends[np.maximum(idx, 0)])
         if big is not None:
             inside &= ~big
         return inside
+
+
+def _direct(values: IntColumn, ranges: list[tuple[int, int]]) -> Mask:
+    """Membership in a few ranges, two passes per range.
+
+    ``lo <= x <= hi`` is tested as ``(x - lo) mod 2**w <= hi - lo`` on the column's bits
+    read as unsigned: values below ``lo`` wrap around to large numbers. That holds for
+    signed columns too (two's complement), once the range is clipped to the dtype.
+    """
+    lo_dt, hi_dt = _bounds(values)
+    unsigned = np.dtype(f"u{values.dtype.itemsize}")
+    bits = values.view(unsigned)
+    wrap = 1 << (8 * values.dtype.itemsize)
+    out: Mask | None = None
+    for lo, hi in ranges:
+        lo, hi = max(lo, lo_dt), min(hi, hi_dt)
+        if lo > hi:
+            continue
+        start = unsigned.type(lo % wrap)
+        hit = bits == start if lo == hi else (bits - start) <= unsigned.type(hi - lo)
+        out = hit if out is None else (out | hit)
+    return np.zeros(values.shape[0], np.bool_) if out is None else out
 
 
 def ip_int_ranges(items: Iterable[IpItem]) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -178,13 +195,20 @@ class IpRanges:
         return inside
 
     def contains_v6(self, keys: npt.NDArray[np.bytes_]) -> Mask:
+        if not self.has_v6:
+            return np.zeros(keys.shape[0], np.bool_)
         idx = np.searchsorted(self._v6_starts, keys, side="right") - 1
         inside: Mask = (idx >= 0) & (keys <= self._v6_ends[np.maximum(idx, 0)])
         return inside
 
 
-def find_bytes(data: npt.NDArray[np.uint8], start: npt.NDArray[np.int64], end: npt.NDArray[np.int64],
-               rows: npt.NDArray[np.int64], needle: bytes) -> Mask:
+def find_bytes(
+    data: npt.NDArray[np.uint8],
+    start: npt.NDArray[np.int64],
+    end: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    needle: bytes,
+) -> Mask:
     """For each of ``rows``, whether ``data[start:end]`` contains ``needle``.
 
     Searching every packet separately would be a Python loop; instead the whole buffer is

@@ -77,7 +77,7 @@ class PacketView:
 
     n: int
     ip_version: U8  # 4, 6, or 0 (no IP header: every field is missing)
-    src4: U32
+    src4: U32  # meaningful where ip_version == 4
     dst4: U32
     src6: U8  # (n, 16)
     dst6: U8
@@ -111,6 +111,33 @@ class PacketView:
             self._factorized[name] = col
         return col
 
+    def rows(self, start: int, stop: int) -> PacketView:
+        """Packets ``start:stop`` as a view sharing this one's arrays (and frame buffer)."""
+
+        def cut(col: StringColumn | ObjectColumn) -> StringColumn | ObjectColumn:
+            if isinstance(col, StringColumn):
+                return StringColumn(col.codes[start:stop], col.categories)
+            return col[start:stop]
+
+        part = PacketView(
+            n=len(range(start, stop)[: self.n]),
+            ip_version=self.ip_version[start:stop],
+            src4=self.src4[start:stop],
+            dst4=self.dst4[start:stop],
+            src6=self.src6[start:stop],
+            dst6=self.dst6[start:stop],
+            ints={k: v[start:stop] for k, v in self.ints.items()},
+            strings={k: cut(v) for k, v in self.strings.items()},
+            data=self.data,
+            l3=None if self.l3 is None else self.l3[start:stop],
+            l4=None if self.l4 is None else self.l4[start:stop],
+            end=None if self.end is None else self.end[start:stop],
+        )
+        part.n = int(part.ip_version.shape[0])
+        for name, col in self._factorized.items():
+            part._factorized[name] = StringColumn(col.codes[start:stop], col.categories)
+        return part
+
     def string_at(self, name: str, i: int) -> str:
         """One packet's value of a string column (for the reference evaluator and tests)."""
         raw = self.strings.get(name)
@@ -131,6 +158,8 @@ class PacketView:
         ints: dict[str, IntColumn] = dict(pc.fields)
         strings: dict[str, StringColumn | ObjectColumn] = {}
         for name, col in (extra or {}).items():
+            if len(col) != len(pc):
+                raise ValueError(f"column {name} has {len(col)} rows for a batch of {len(pc)}")
             if isinstance(col, StringColumn) or col.dtype == object:
                 strings[name] = col
             elif np.issubdtype(col.dtype, np.integer):
