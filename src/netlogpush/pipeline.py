@@ -26,11 +26,13 @@ from netlogpush.dataset.records import empty_table, make_table
 from netlogpush.decode import FrameBatch, decode
 from netlogpush.decode.materialize import header_columns
 from netlogpush.mitigation.chain import MitigationChain, StageSamples, SystemStats
+from netlogpush.mitigation.config import MitigationConfig
 from netlogpush.mitigation.firewall.config import FirewallConfig
 from netlogpush.mitigation.firewall.system import FirewallSystem
 from netlogpush.mitigation.firewall.view import PacketView
+from netlogpush.mitigation.flowtrackd.config import AtpPrefix, FlowtrackdConfig
 from netlogpush.mitigation.sampling import Sampler, SamplingPolicy
-from netlogpush.mitigation.stage import Stage
+from netlogpush.mitigation.stage import MitigationSystem, Stage
 
 
 class EnrichStage(Protocol):
@@ -143,21 +145,42 @@ class Pipeline:
                 yield table
 
 
-def build_stages(settings: Settings) -> list[Stage]:
-    """The enabled mitigation systems, in Cloudflare's order."""
+def build_stage(system: MitigationSystem, mitigation: MitigationConfig) -> Stage:
+    """One mitigation system, fresh, as ``mitigation`` configures it."""
     from netlogpush.mitigation.dosd.system import DosdSystem
     from netlogpush.mitigation.flowtrackd.system import FlowtrackdSystem
 
+    if system == "dosd":
+        return DosdSystem(mitigation.dosd, mitigation.firewall.lists)
+    if system == "flowtrackd":
+        return FlowtrackdSystem(mitigation.flowtrackd)
+    return FirewallSystem(mitigation.firewall)
+
+
+def flowtrackd_config(settings: Settings) -> FlowtrackdConfig:
+    """flowtrackd's settings; with no protected prefixes of its own it protects the customer's."""
+    config = settings.mitigation.flowtrackd
+    if config.prefixes or not settings.customer_prefixes:
+        return config
+    prefixes = [AtpPrefix(prefix=p) for p in settings.customer_prefixes]
+    return config.model_copy(update={"prefixes": prefixes})
+
+
+def build_stages(settings: Settings) -> list[Stage]:
+    """The enabled mitigation systems, in Cloudflare's order."""
     m = settings.mitigation
-    stages: list[Stage] = []
-    for system in m.enabled_systems():
-        if system == "dosd":
-            stages.append(DosdSystem(m.dosd, m.firewall.lists))
-        elif system == "flowtrackd":
-            stages.append(FlowtrackdSystem(m.flowtrackd))
-        else:
-            stages.append(FirewallSystem(m.firewall))
-    return stages
+    return [build_stage(system, m) for system in m.enabled_systems()]
+
+
+def sampling_policy(
+    settings: Settings, system: MitigationSystem, sample_interval: int | None = None
+) -> SamplingPolicy:
+    """How ``system`` samples: ``sample_interval``, else ``sampling.interval`` (both fix every
+    system's interval), else the system's policy in ``mitigation.sampling``."""
+    fixed = sample_interval if sample_interval is not None else settings.sampling.interval
+    if fixed is not None:
+        return SamplingPolicy(interval=fixed)
+    return settings.mitigation.sampling.policy(system)
 
 
 def pipeline_from_settings(
@@ -172,13 +195,11 @@ def pipeline_from_settings(
     from netlogpush.enrich import Enricher
 
     stages = build_stages(settings)
-    fixed = sample_interval if sample_interval is not None else settings.sampling.interval
     seed = seed if seed is not None else settings.sampling.seed
     streams = np.random.SeedSequence(seed).spawn(len(stages)) if stages else []
     samplers: dict[str, Sampler] = {
         stage.system: Sampler(
-            SamplingPolicy(interval=fixed) if fixed is not None else settings.mitigation.sampling.policy(stage.system),
-            np.random.default_rng(stream),
+            sampling_policy(settings, stage.system, sample_interval), np.random.default_rng(stream)
         )
         for stage, stream in zip(stages, streams, strict=True)
     }
