@@ -141,7 +141,12 @@ def _summary(pipeline: Pipeline) -> None:
 
 @app.callback()
 def main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details (databases loaded, sockets opened).")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Log progress details (databases loaded, sockets opened)."
+        ),
+    ] = False,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
 ) -> None:
     if version:
@@ -222,14 +227,16 @@ def collect_sflow(
 ) -> None:
     """Receive sFlow v5 from exporters and write records until stopped.
 
-    SampleInterval is the exporter's sampling rate times --sample-interval.
+    SampleInterval is the exporter's sampling rate times --sample-interval. SIGHUP re-reads
+    the settings file; the mitigation systems keep their state (docs/mitigation.md).
     """
-    from netlogpush.cli.collect import run_sflow
+    from netlogpush.cli.collect import run_sflow, settings_reloader
 
     writer = _writer(output, fields, timestamps, fmt)
     pipeline = _pipeline(config, sample_interval, seed)
+    reload = settings_reloader(pipeline, config, sample_interval, seed, err)
     with writer:
-        run_sflow(host, port, pipeline, writer, err)
+        run_sflow(host, port, pipeline, writer, err, reload)
     _summary(pipeline)
 
 
@@ -250,26 +257,38 @@ def collect_live(
     fmt: FormatOption = "ndjson",
     config: ConfigOption = None,
 ) -> None:
-    """Capture packets on an interface and write records until stopped."""
-    from netlogpush.cli.collect import run_live
+    """Capture packets on an interface and write records until stopped.
+
+    SIGHUP re-reads the settings file; the mitigation systems keep their state.
+    """
+    from netlogpush.cli.collect import run_live, settings_reloader
 
     writer = _writer(output, fields, timestamps, fmt)
     pipeline = _pipeline(config, sample_interval, seed)
+    reload = settings_reloader(pipeline, config, sample_interval, seed, err)
     with writer:
-        run_live(interface, bpf, pipeline, writer, err)
+        run_live(interface, bpf, pipeline, writer, err, reload)
     _summary(pipeline)
 
 
 @app.command()
 def generate(
-    output: Annotated[Path, typer.Argument(help="The pcap file to write (ground truth goes beside it).")],
+    output: Annotated[
+        Path, typer.Argument(help="The pcap file to write (ground truth goes beside it).")
+    ],
     scenario: Annotated[
         str, typer.Option("--scenario", "-s", help="What traffic: mixed (default), or see --list.")
     ] = "mixed",
-    packets: Annotated[int, typer.Option("--packets", "-n", min=1, help="How many packets (mixed only).")] = 100_000,
-    duration: Annotated[float | None, typer.Option("--duration", help="Seconds of traffic (scenarios).")] = None,
+    packets: Annotated[
+        int, typer.Option("--packets", "-n", min=1, help="How many packets (mixed only).")
+    ] = 100_000,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Seconds of traffic (scenarios).")
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same capture.")] = 1,
-    list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit.")] = False,
+    list_scenarios: Annotated[
+        bool, typer.Option("--list", help="List the scenarios and exit.")
+    ] = False,
 ) -> None:
     """Write a realistic capture: benign mixes, or a named attack mixed with benign traffic.
 
@@ -302,15 +321,18 @@ def generate(
 
 @app.command()
 def demo(
-    packets: Annotated[
-        int, typer.Option("--packets", "-n", min=1000, help="Size of the generated capture.")
-    ] = 200_000,
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="Attack to mix in (netlogpush generate x --list).")
+    ] = "ntp-reflection",
+    duration: Annotated[
+        float, typer.Option("--duration", min=2.0, help="Seconds of traffic to generate.")
+    ] = 8.0,
     sample_interval: Annotated[
-        int, typer.Option("--sample-interval", min=1, help="1 in N packets becomes a record.")
+        int, typer.Option("--sample-interval", min=1, help="Each system keeps 1 packet in N.")
     ] = 100,
     show: Annotated[int, typer.Option("--show", help="How many records to print in full.")] = 2,
 ) -> None:
-    """Generate a capture, decode it, and show what came out: a summary and a few records."""
+    """Generate benign traffic with an attack in it, run it through the three systems, show the records."""
     from netlogpush.cli.demo import run_demo
 
-    run_demo(packets, sample_interval, show, Console())
+    run_demo(scenario, duration, sample_interval, show, Console())

@@ -21,7 +21,8 @@ from netlogpush.config import SamplingConfig, Settings
 from netlogpush.dataset.formats import encode_ndjson
 from netlogpush.enrich import SiteConfig, find_ip_location_db
 from netlogpush.pipeline import pipeline_from_settings
-from netlogpush.scenarios.mixed import CUSTOMER_PREFIXES, write_mixed_pcap
+from netlogpush.scenarios.catalog import write_scenario
+from netlogpush.scenarios.mixed import CUSTOMER_PREFIXES
 from netlogpush.sources.pcap import iter_batches
 
 DEMO_SITE = SiteConfig(
@@ -29,7 +30,7 @@ DEMO_SITE = SiteConfig(
 )
 
 
-def _estimates(table: pa.Table, by: str, top: int) -> Table:
+def _estimates(table: pa.Table, by: str, top: int, what: str) -> Table:
     """Packets and bytes on the wire per value of ``by``: Σ SampleInterval and Σ length × interval."""
     t = table.append_column("Bytes", pc.multiply(table["IPTotalLength"], table["SampleInterval"]))
     grouped = t.group_by(by).aggregate(
@@ -37,7 +38,7 @@ def _estimates(table: pa.Table, by: str, top: int) -> Table:
     )
     grouped = grouped.sort_by([("SampleInterval_sum", "descending")]).slice(0, top)
     total = max(1, pc.sum(table["SampleInterval"]).as_py() or 1)
-    out = Table(title=f"Traffic by {by} (estimated from samples)", title_justify="left")
+    out = Table(title=f"{what} by {by} (estimated from samples)", title_justify="left")
     for name in (by, "samples", "est. packets", "est. bytes", "share"):
         out.add_column(name, justify="left" if name == by else "right")
     for row in grouped.to_pylist():
@@ -51,7 +52,9 @@ def _estimates(table: pa.Table, by: str, top: int) -> Table:
     return out
 
 
-def run_demo(packets: int, sample_interval: int, show: int, console: Console) -> None:
+def run_demo(
+    scenario: str, duration: float, sample_interval: int, show: int, console: Console
+) -> None:
     databases = find_ip_location_db([Path(".cache/ipdb"), Path.cwd()])
     settings = Settings(
         site=DEMO_SITE,
@@ -62,10 +65,18 @@ def run_demo(packets: int, sample_interval: int, show: int, console: Console) ->
     with tempfile.TemporaryDirectory(prefix="netlogpush-demo-") as tmp:
         capture = Path(tmp) / "demo.pcap"
         started = time.perf_counter()
-        write_mixed_pcap(capture, packets=packets, seed=1)
+        made = write_scenario(
+            scenario,
+            capture,
+            seed=1,
+            duration_s=duration,
+            attack_start_s=duration / 4,
+            attack_duration_s=duration / 2,
+        )
         console.print(
-            f"[bold]1.[/bold] generated {packets:,} packets of mixed traffic into {capture.name} "
-            f"({capture.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - started:.1f} s"
+            f"[bold]1.[/bold] generated {made.packets:,} packets in "
+            f"{time.perf_counter() - started:.1f} s: {duration:.0f} s of traffic, {made.description} "
+            f"The attack starts {(made.attack_start_ns - made.start_ns) / 1e9:.1f} s in."
         )
         pipeline = pipeline_from_settings(settings)
         started = time.perf_counter()
@@ -74,9 +85,9 @@ def run_demo(packets: int, sample_interval: int, show: int, console: Console) ->
     records = pa.concat_tables(tables)
     stats = pipeline.stats
     console.print(
-        f"[bold]2.[/bold] decoded {stats.frames:,} frames in {elapsed:.2f} s "
-        f"({stats.frames / elapsed / 1e6:.2f} M packets/s) and sampled 1 in {sample_interval}: "
-        f"[bold]{stats.records:,} records[/bold]"
+        f"[bold]2.[/bold] decoded {stats.frames:,} frames and ran dosd, flowtrackd and magic-firewall "
+        f"(passive: a capture cannot drop) in {elapsed:.2f} s ({stats.frames / elapsed / 1e6:.2f} M packets/s); "
+        f"each system sampled 1 in {sample_interval}: [bold]{stats.records:,} records[/bold]"
     )
     if stats.problems:
         console.print(
@@ -91,10 +102,15 @@ def run_demo(packets: int, sample_interval: int, show: int, console: Console) ->
             else "none installed (scripts/demo.sh fetches @ip-location-db with npm)"
         )
     )
-    console.print(_estimates(records, "IPProtocolName", 8))
-    console.print(_estimates(records, "Direction", 3))
+    console.print(_systems(records))
+    attacks = records.filter(pc.not_equal(records["AttackID"], ""))
+    if attacks.num_rows:
+        console.print(_estimates(attacks, "RuleName", 5, "Attack traffic (dosd drops)"))
+    last = records.filter(pc.equal(records["MitigationSystem"], "magic-firewall"))
+    console.print(_estimates(last, "IPProtocolName", 6, "Traffic that passed every system"))
     if databases:
-        console.print(_estimates(records, "SourceASNName", 5))
+        dropped = records.filter(pc.equal(records["Verdict"], "drop"))
+        console.print(_estimates(dropped, "SourceASNName", 5, "Attack traffic"))
     shown = _examples(records, show)
     for i, line in enumerate(shown, 1):
         console.print(
@@ -110,13 +126,37 @@ def run_demo(packets: int, sample_interval: int, show: int, console: Console) ->
     )
 
 
+def _systems(records: pa.Table) -> Table:
+    """What each system decided, in packets estimated from its samples."""
+    grouped = records.group_by(["MitigationSystem", "Verdict", "Outcome"]).aggregate(
+        [("SampleInterval", "sum")]
+    )
+    out = Table(title="What each system decided (estimated packets)", title_justify="left")
+    for name in ("MitigationSystem", "Verdict", "Outcome", "est. packets"):
+        out.add_column(name, justify="right" if name == "est. packets" else "left")
+    order = {"dosd": 0, "flowtrackd": 1, "magic-firewall": 2}
+    for row in sorted(
+        grouped.to_pylist(), key=lambda r: (order[r["MitigationSystem"]], r["Verdict"])
+    ):
+        out.add_row(
+            row["MitigationSystem"],
+            row["Verdict"],
+            row["Outcome"],
+            f"{row['SampleInterval_sum']:,}",
+        )
+    return out
+
+
 def _examples(records: pa.Table, count: int) -> list[bytes]:
-    """A TCP record with options, then a DNS query, then whatever comes first."""
+    """A dosd drop, then a TCP record with options from the firewall, then whatever comes first."""
     picks: list[int] = []
     for mask in (
-        pc.not_equal(records["TCPOptions"], ""),
+        pc.not_equal(records["AttackID"], ""),
+        pc.and_(
+            pc.not_equal(records["TCPOptions"], ""),
+            pc.equal(records["MitigationSystem"], "magic-firewall"),
+        ),
         pc.not_equal(records["DNSQueryName"], ""),
-        pc.equal(records["IPProtocol"], 17),
     ):
         hits = pc.indices_nonzero(mask).to_pylist()
         if hits and len(picks) < count:
