@@ -106,6 +106,15 @@ class FirewallConfig(BaseModel):
     )
     """Managed rules (the ``magic_transit_managed`` phase), evaluated after the custom ones."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _managed_defaults(cls, data: object) -> object:
+        """A ``managed:`` ruleset written without them gets the managed phase, kind and name."""
+        if isinstance(data, dict) and isinstance(data.get("managed"), dict):
+            managed = {"name": "managed", "kind": "managed", "phase": "magic_transit_managed"}
+            data = {**data, "managed": managed | data["managed"]}
+        return data
+
     @model_validator(mode="after")
     def _compile(self) -> Self:
         """Every expression must parse and type-check now, not when the first packet arrives."""
