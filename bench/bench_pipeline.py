@@ -50,14 +50,17 @@ def firewall_rules(count: int) -> list[dict[str, object]]:
     return rules[:count]
 
 
-def load(packets: int) -> list[FrameBatch]:
+def load(scenario: str, packets: int) -> list[FrameBatch]:
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"udp-flood-{packets}.pcap"
+    path = CACHE / f"{scenario}-{packets}.pcap"
     if not path.exists():
-        # 10k pps benign, then a 100k pps flood from the first second on.
-        seconds = packets / 110_000 + 1
-        write_scenario("udp-flood", path, seed=1, duration_s=seconds, attack_start_s=1.0,
-                       attack_duration_s=seconds - 1)
+        if scenario == "udp-flood":
+            # 10k pps benign, then a 100k pps flood from the first second on.
+            seconds = packets / 110_000 + 1
+            write_scenario("udp-flood", path, seed=1, duration_s=seconds, attack_start_s=1.0,
+                           attack_duration_s=seconds - 1)
+        else:  # benign traffic only: every system sees every packet
+            write_scenario(scenario, path, seed=1, duration_s=packets / 50_000, benign_pps=50_000)
     return list(iter_batches(path))
 
 
@@ -75,11 +78,16 @@ def timed(label: str, batches: list[FrameBatch], run: object) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--packets", type=int, default=1_000_000)
+    parser.add_argument("--scenario", action="append", help="udp-flood (default) and benign-mixed")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the no-database notice is expected here
-    batches = load(args.packets)
+    for scenario in args.scenario or ["udp-flood", "benign-mixed"]:
+        run(scenario, load(scenario, args.packets))
+
+
+def run(scenario: str, batches: list[FrameBatch]) -> None:
     n = sum(len(b) for b in batches)
-    print(f"udp-flood scenario, {n:,} packets, in memory; one core; best of 3")
+    print(f"{scenario} scenario, {n:,} packets, in memory; one core; best of 3")
 
     def decode_only(bs: list[FrameBatch]) -> None:
         for b in bs:
