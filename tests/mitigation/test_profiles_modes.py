@@ -274,3 +274,11 @@ def test_a_managed_ruleset_written_briefly_is_the_managed_phase(tmp_path: Path) 
     message = load(tmp_path, "mitigation:\n  firewall:\n    managed:\n      rules:\n"
                              "        - expression: udp.dstport eq \"x\"\n")  # fmt: skip
     assert "magic_transit_managed rule 1: 1:16" in message
+
+
+def test_a_brief_managed_ruleset_has_its_own_ruleset_id(tmp_path: Path) -> None:
+    path = tmp_path / "netlogpush.yaml"
+    path.write_text("mitigation:\n  firewall:\n    managed:\n      rules:\n        - expression: udp.dstport eq 53\n")
+    firewall = load_settings(path, environ={}).mitigation.firewall
+    assert firewall.managed.phase == "magic_transit_managed"
+    assert firewall.managed.id != firewall.ruleset.id

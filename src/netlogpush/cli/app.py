@@ -228,7 +228,7 @@ def collect_sflow(
     """Receive sFlow v5 from exporters and write records until stopped.
 
     SampleInterval is the exporter's sampling rate times --sample-interval. SIGHUP re-reads
-    the settings file; the mitigation systems keep their state (docs/mitigation.md).
+    the settings file; the mitigation systems keep their state (docs/mitigation-api.md).
     """
     from netlogpush.cli.collect import run_sflow, settings_reloader
 
