@@ -67,12 +67,28 @@ def firewall_only(tmp_path: Path) -> Path:
 def test_decode_default_runs_the_three_systems_in_order(capture: Path) -> None:
     result = runner.invoke(app, ["decode", str(capture), "-f", "IPSourceAddress,MitigationSystem,Verdict,Outcome"])
     assert result.exit_code == 0, result.output
+    # No customer prefixes are configured, so flowtrackd protects (and samples) nothing.
     assert [orjson.loads(line) for line in result.stdout.splitlines()] == [
         {"IPSourceAddress": src, "MitigationSystem": system, "Verdict": "pass", "Outcome": "pass"}
         for src in ("198.51.100.7", "198.51.100.8")
-        for system in ("dosd", "flowtrackd", "magic-firewall")
+        for system in ("dosd", "magic-firewall")
     ]
     assert "magic-firewall: 2 packets, verdict drop 0, dropped 0, 2 samples" in result.stderr
+    assert "flowtrackd: 0 packets" in result.stderr
+
+
+def test_decode_flowtrackd_protects_the_customer_prefixes(capture: Path, tmp_path: Path) -> None:
+    settings = tmp_path / "mt.yaml"
+    settings.write_text("customer_prefixes: [192.0.2.0/24]\n")
+    result = runner.invoke(app, ["decode", str(capture), "-c", str(settings), "-f", "IPProtocolName,MitigationSystem,ProtocolState"])
+    assert result.exit_code == 0, result.output
+    assert [orjson.loads(line) for line in result.stdout.splitlines()] == [
+        {"IPProtocolName": "TCP", "MitigationSystem": "dosd", "ProtocolState": ""},
+        {"IPProtocolName": "TCP", "MitigationSystem": "flowtrackd", "ProtocolState": "NEW"},
+        {"IPProtocolName": "TCP", "MitigationSystem": "magic-firewall", "ProtocolState": ""},
+        {"IPProtocolName": "UDP", "MitigationSystem": "dosd", "ProtocolState": ""},
+        {"IPProtocolName": "UDP", "MitigationSystem": "magic-firewall", "ProtocolState": ""},
+    ]
 
 
 def test_decode_writes_cloudflare_records(capture: Path, firewall_only: Path) -> None:

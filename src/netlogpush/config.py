@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from netlogpush.enrich.config import EnrichConfig
 from netlogpush.mitigation.config import MitigationConfig
+from netlogpush.mitigation.flowtrackd.config import AtpPrefix
 
 ENV_PREFIX = "NETLOGPUSH_"
 
@@ -45,6 +46,19 @@ class Settings(EnrichConfig):
 
     mitigation: MitigationConfig = Field(default_factory=MitigationConfig)
     """The mitigation systems (dosd, flowtrackd, magic-firewall): profile, mode, rules."""
+
+    def effective_mitigation(self) -> MitigationConfig:
+        """The mitigation settings the systems run with.
+
+        flowtrackd without protected prefixes of its own protects ``customer_prefixes``, as
+        Cloudflare's protects a Magic Transit customer's prefixes (docs/mitigation.md).
+        """
+        m = self.mitigation
+        if m.flowtrackd.prefixes or not self.customer_prefixes:
+            return m
+        prefixes = [AtpPrefix(prefix=p) for p in self.customer_prefixes]
+        flowtrackd = m.flowtrackd.model_copy(update={"prefixes": prefixes})
+        return m.model_copy(update={"flowtrackd": flowtrackd})
 
     def sampling_configured(self) -> bool:
         """Whether the settings say how to sample (a fixed interval, or per-system policies)."""

@@ -30,7 +30,6 @@ from netlogpush.mitigation.config import MitigationConfig
 from netlogpush.mitigation.firewall.config import FirewallConfig
 from netlogpush.mitigation.firewall.system import FirewallSystem
 from netlogpush.mitigation.firewall.view import PacketView
-from netlogpush.mitigation.flowtrackd.config import AtpPrefix, FlowtrackdConfig
 from netlogpush.mitigation.sampling import Sampler, SamplingPolicy
 from netlogpush.mitigation.stage import MitigationSystem, Stage
 
@@ -157,18 +156,9 @@ def build_stage(system: MitigationSystem, mitigation: MitigationConfig) -> Stage
     return FirewallSystem(mitigation.firewall)
 
 
-def flowtrackd_config(settings: Settings) -> FlowtrackdConfig:
-    """flowtrackd's settings; with no protected prefixes of its own it protects the customer's."""
-    config = settings.mitigation.flowtrackd
-    if config.prefixes or not settings.customer_prefixes:
-        return config
-    prefixes = [AtpPrefix(prefix=p) for p in settings.customer_prefixes]
-    return config.model_copy(update={"prefixes": prefixes})
-
-
 def build_stages(settings: Settings) -> list[Stage]:
     """The enabled mitigation systems, in Cloudflare's order."""
-    m = settings.mitigation
+    m = settings.effective_mitigation()
     return [build_stage(system, m) for system in m.enabled_systems()]
 
 

@@ -78,8 +78,16 @@ def stage_input(packets: Sequence[Pkt] | FrameBatch) -> tuple[PacketColumns, Sta
 
 def settings(mitigation: Mapping[str, Any] | None = None, interval: int | None = 1, seed: int = 1,
              **other: Any) -> Settings:  # fmt: skip
-    """Settings as a file would give them; every system samples 1 in ``interval``."""
-    data: dict[str, Any] = {"sampling": {"interval": interval, "seed": seed}, **other}
+    """Settings as a file would give them; every system samples 1 in ``interval``.
+
+    The server's /24 is the customer network unless said otherwise, so flowtrackd inspects
+    (and samples) the TCP packets sent to it.
+    """
+    data: dict[str, Any] = {
+        "sampling": {"interval": interval, "seed": seed},
+        "customer_prefixes": ["192.0.2.0/24"],
+        **other,
+    }
     if mitigation is not None:
         data["mitigation"] = dict(mitigation)
     return Settings.model_validate(data)

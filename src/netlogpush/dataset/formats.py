@@ -63,7 +63,7 @@ def _constant(col: pa.Array) -> str | None:
     return None
 
 
-def _lines_to_bytes(lines: pa.Array) -> memoryview:
+def string_data(lines: pa.Array) -> memoryview:
     """The concatenation of a string array's values, without copying them.
 
     That is the array's data buffer between its first and last offset. Copying it into a
@@ -114,7 +114,7 @@ def encode_ndjson(
     parts.append(literal + "}\n")
     if len(parts) == 1:
         return memoryview(str(parts[0]).encode() * table.num_rows)
-    return _lines_to_bytes(pc.binary_join_element_wise(*parts, ""))
+    return string_data(pc.binary_join_element_wise(*parts, ""))
 
 
 def _csv_field(col: pa.Array, alone: bool) -> pa.Array:
@@ -140,4 +140,4 @@ def encode_csv(
         return head
     cols = [_csv_field(_text(table, n, timestamp_format)[0], len(names) == 1) for n in names]
     lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*cols, ","), "\n", "")
-    return head + bytes(_lines_to_bytes(lines))
+    return head + bytes(string_data(lines))

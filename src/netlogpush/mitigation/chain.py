@@ -67,11 +67,12 @@ class MitigationChain:
             decision = stage.process(StageInput(packets, view, reached.copy()))
             drop = decision.drop & reached
             enforce = decision.enforce & drop
-            count = int(np.count_nonzero(reached))
+            seen = reached if decision.inspected is None else reached & decision.inspected
+            count = int(np.count_nonzero(seen))
             sampler = self.samplers[stage.system]
-            span = int(ts[reached].max() - ts[reached].min()) if count else 0
+            span = int(ts[seen].max() - ts[seen].min()) if count else 0
             interval = sampler.interval_for(count, span)
-            rows = np.flatnonzero(reached & sampler.select(len(reached), interval))
+            rows = np.flatnonzero(seen & sampler.select(len(seen), interval))
             out.append(
                 StageSamples(
                     system=stage.system,

@@ -68,7 +68,7 @@ class ReloadReport:
 
 
 def _system_config(system: MitigationSystem, settings: Settings) -> object:
-    m = settings.mitigation
+    m = settings.effective_mitigation()
     return {"dosd": m.dosd, "flowtrackd": m.flowtrackd, "magic-firewall": m.firewall}[system]
 
 
@@ -106,7 +106,7 @@ def reload_pipeline(
     from netlogpush.pipeline import build_stage, sampling_policy
 
     chain = pipeline.chain
-    m = settings.mitigation
+    m = settings.effective_mitigation()
     report = ReloadReport()
     current: dict[str, Stage] = {stage.system: stage for stage in chain.stages}
     wanted = m.enabled_systems()

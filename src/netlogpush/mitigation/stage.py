@@ -65,11 +65,14 @@ class Decision:
     enforce: Mask  # inline, the packet would really be dropped (not a log-only rule, not monitoring)
     label: npt.NDArray[np.int32]  # index into ``labels``; -1: no label, every label field empty
     labels: Sequence[Mapping[str, str]] = field(default_factory=tuple)
+    #: The packets the system inspected, and so may sample; None: every packet that reached it.
+    #: flowtrackd inspects only TCP to its protected prefixes, and logs nothing else.
+    inspected: Mask | None = None
 
     @classmethod
-    def passing(cls, n: int) -> Decision:
+    def passing(cls, n: int, inspected: Mask | None = None) -> Decision:
         """Every packet passes, unlabelled."""
-        return cls(np.zeros(n, np.bool_), np.zeros(n, np.bool_), np.full(n, -1, np.int32))
+        return cls(np.zeros(n, np.bool_), np.zeros(n, np.bool_), np.full(n, -1, np.int32), inspected=inspected)
 
     def label_fields(self, rows: npt.NDArray[np.int64]) -> dict[str, npt.NDArray[np.object_]]:
         """The label fields of ``rows``, as record columns."""

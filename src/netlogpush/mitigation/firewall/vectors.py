@@ -114,7 +114,11 @@ class IntRanges:
             return _direct(values, self.ranges)
         unsigned = np.iinfo(values.dtype).min == 0
         if self._lut is not None and unsigned:
-            hit: Mask = np.take(self._lut, values, mode="clip")
+            # Clamp before indexing: np.take converts indices to intp, and a uint64 above
+            # 2**63 would wrap to a negative index that "clip" then maps to slot 0.
+            top = self._lut.size - 1
+            index = values if top > np.iinfo(values.dtype).max else np.minimum(values, values.dtype.type(top))
+            hit: Mask = self._lut[index]
             return hit
         v = values.astype(np.int64) if values.dtype != np.int64 else values
         # uint64 values above 2**63 wrap in int64: none of them is in a (64-bit signed) set

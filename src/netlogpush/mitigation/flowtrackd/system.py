@@ -134,7 +134,7 @@ class FlowtrackdSystem:
         pc = batch.packets
         n = len(pc)
         if n == 0 or self._protected is None:
-            return Decision.passing(n)
+            return Decision.passing(n, inspected=np.zeros(n, np.bool_))
         candidate = (
             batch.active
             & (pc.ip_version > 0)
@@ -143,7 +143,7 @@ class FlowtrackdSystem:
             & (pc.get("TCPDataOffset") >= 20)
         )
         if not candidate.any():
-            return Decision.passing(n)
+            return Decision.passing(n, inspected=candidate)
         view = Batch(batch.view)
         inspected = candidate & self._protected.evaluate(view)
         if self._excluded is not None:
@@ -154,10 +154,12 @@ class FlowtrackdSystem:
         oos_rule, oos_mode = self.out_of_state.modes(view)
         rows = np.flatnonzero(inspected & ((syn_mode > 0) | (oos_mode > 0)))
         if not rows.size:
-            return Decision.passing(n)
-        return self._decide(
+            return Decision.passing(n, inspected=inspected)
+        decision = self._decide(
             batch, rows, syn_rule[rows], syn_mode[rows], oos_rule[rows], oos_mode[rows]
         )
+        decision.inspected = inspected
+        return decision
 
     def _decide(
         self,
