@@ -9,10 +9,11 @@ cd "$(dirname "$0")/.."
 minimal=0
 [ "${1:-}" = "--minimal" ] && minimal=1
 
-# Tools the tests run for real: tshark (reference decoder), pmacct (sFlow exporter),
+# Tools the tests run for real: tshark (reference decoder), pmacct (sFlow exporter), fastnetmon
+# (the DDoS detector the detection bench compares against),
 # tcpreplay/tcpdump/iproute2 (live capture on a veth pair), gopacket's test vectors (sFlow
 # datagrams from real switches).
-SYSTEM_PACKAGES="python3-venv python3-dev tshark tcpdump tcpreplay pmacct iproute2 libpcap0.8 golang-github-gopacket-gopacket-dev"
+SYSTEM_PACKAGES="python3-venv python3-dev tshark tcpdump tcpreplay pmacct fastnetmon iproute2 libcap2-bin libpcap0.8 golang-github-gopacket-gopacket-dev"
 
 if [ "$minimal" = 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
