@@ -19,9 +19,12 @@ import numpy.typing as npt
 from netlogpush.mitigation.firewall.batch import Batch
 from netlogpush.mitigation.firewall.compiler import CompiledExpression, compile_expression
 from netlogpush.mitigation.flowtrackd.config import FlowtrackdConfig
-from netlogpush.mitigation.flowtrackd.out_of_state import OutOfStateProtection
 from netlogpush.mitigation.flowtrackd.policy import ENABLED, ComponentPolicy
-from netlogpush.mitigation.flowtrackd.syn_protection import SynFloodProtection
+from netlogpush.mitigation.flowtrackd.protection import (
+    OUT_OF_STATE_TAG,
+    SYN_FLOOD_TAG,
+    ProtectionComponent,
+)
 from netlogpush.mitigation.flowtrackd.table import address_words, combine, nonzero
 from netlogpush.mitigation.flowtrackd.tracker import (
     CHALLENGE_NEEDED,
@@ -69,8 +72,10 @@ class FlowtrackdSystem:
 
     def __init__(self, config: FlowtrackdConfig) -> None:
         self.tracker = Tracker(config.tracker)
-        self.syn = SynFloodProtection(config.syn_protection, config.tracker)
-        self.out_of_state = OutOfStateProtection(config.tcp_flow_protection, config.tracker)
+        self.syn = ProtectionComponent(SYN_FLOOD_TAG, config.syn_protection, config.tracker)
+        self.out_of_state = ProtectionComponent(
+            OUT_OF_STATE_TAG, config.tcp_flow_protection, config.tracker
+        )
         self.labels = _labels()
         self.stats: dict[str, int] = {"tracked": 0} | {name: 0 for name in KIND_NAMES if name}
         self.reconfigure(config)
@@ -107,8 +112,8 @@ class FlowtrackdSystem:
             old.tracker.hash_seed,
         ):
             self.tracker = Tracker(t)
-            self.syn = SynFloodProtection(config.syn_protection, t)
-            self.out_of_state = OutOfStateProtection(config.tcp_flow_protection, t)
+            self.syn = ProtectionComponent(SYN_FLOOD_TAG, config.syn_protection, t)
+            self.out_of_state = ProtectionComponent(OUT_OF_STATE_TAG, config.tcp_flow_protection, t)
         self.tracker.configure(t)
         self.syn.configure(syn_policy, t)
         self.out_of_state.configure(oos_policy, t)
@@ -191,10 +196,10 @@ class FlowtrackdSystem:
         ts = batch.ts_ns[rows]
 
         starts = (cls == SYN) | (cls == SYNACK)
-        chal = self.syn.challenge(starts, syn_mode, syn_rule, dst_hi, dst_lo, ts)
+        chal = self.syn.over_threshold(starts, syn_mode, syn_rule, dst_hi, dst_lo, ts)
         kind, state = self.tracker.process(keys, cls, seq, ack, plen, ts, chal, syn_mode > 0)
         oos = kind >= min(OUT_OF_STATE)  # the out-of-state reasons are the highest codes
-        oos_drop = self.out_of_state.drop(oos, oos_mode, oos_rule, dst_hi, dst_lo, ts)
+        oos_drop = self.out_of_state.over_threshold(oos, oos_mode, oos_rule, dst_hi, dst_lo, ts)
 
         syn_drop = (kind == CHALLENGE_NEEDED) | (kind == CHALLENGE_PASSED)
         drop_r = syn_drop | oos_drop
