@@ -197,3 +197,26 @@ def test_collect_sflow_runs_until_sigterm_and_writes_records(tmp_path: Path, fir
     assert proc.returncode == 0, err.decode()
     assert orjson.loads(out.read_bytes()) == {
         "IPSourceAddress": "203.0.113.9", "DestinationPort": 22, "SampleInterval": 512}
+
+
+def test_tokens_create_prints_a_token_the_api_accepts(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from netlogpush.api.app import create_app
+
+    account = "023e105f4ecef8ad9ca31a8372d0c353"
+    result = runner.invoke(
+        app, ["tokens", "create", "--account", account, "--permission", "logs:write", "--data-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip().splitlines()[-1]
+    client = TestClient(create_app(tmp_path))
+    verified = client.get("/client/v4/user/tokens/verify", headers={"Authorization": f"Bearer {token}"})
+    assert verified.status_code == 200
+    assert verified.json()["success"] is True
+    jobs = client.get(f"/client/v4/accounts/{account}/logpush/jobs", headers={"Authorization": f"Bearer {token}"})
+    assert (jobs.status_code, jobs.json()["result"]) == (200, [])
+    bad = runner.invoke(app, ["tokens", "create", "--account", account, "--permission", "dns:edit",
+                              "--data-dir", str(tmp_path)])  # fmt: skip
+    assert bad.exit_code == 2
+    assert "is not one of logs:read, logs:write" in bad.stderr

@@ -40,6 +40,15 @@ collect_app = typer.Typer(
     help="Collect records from a live source until stopped (Ctrl-C).", no_args_is_help=True
 )
 app.add_typer(collect_app, name="collect")
+tokens_app = typer.Typer(
+    help="API tokens for the Cloudflare-compatible Logpush API (scoped to an account).",
+    no_args_is_help=True,
+)
+app.add_typer(tokens_app, name="tokens")
+DataDirOption = Annotated[
+    Path,
+    typer.Option("--data-dir", envvar="NETLOGPUSH_DATA_DIR", help="Where netlogpush keeps its state."),
+]
 err = Console(stderr=True)
 
 ConfigOption = Annotated[
@@ -269,6 +278,30 @@ def collect_live(
     with writer:
         run_live(interface, bpf, pipeline, writer, err, reload)
     _summary(pipeline)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    account: Annotated[str, typer.Option("--account", help="The account id the token may reach.")],
+    permission: Annotated[
+        list[str],
+        typer.Option("--permission", help="logs:write (Logs Write, formerly Logs Edit) or logs:read; repeatable."),
+    ],
+    data_dir: DataDirOption = Path("netlogpush-data"),
+) -> None:
+    """Create an API token; the token is printed on the last line (shown once, stored hashed).
+
+    Example: [green]netlogpush tokens create --account 023e105f4ecef8ad9ca31a8372d0c353 --permission logs:write[/green]
+    """
+    from netlogpush.api.auth import TokenError
+    from netlogpush.api.tokens_cli import create_token
+
+    try:
+        token = create_token(data_dir, account, permission)
+    except TokenError as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"token for account {account} with {', '.join(permission)}; keep it secret:")
+    typer.echo(token)
 
 
 @app.command()

@@ -1,0 +1,97 @@
+"""The FastAPI application serving the Cloudflare v4 API under ``/client/v4``.
+
+A user's ``https://api.cloudflare.com/client/v4`` becomes ``http://HOST:PORT/client/v4``;
+the OpenAPI document is ``/client/v4/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Security
+from fastapi.security import HTTPBearer
+
+from netlogpush.api.auth import TokenStore, authenticate
+from netlogpush.api.envelope import FAILURES, HANDLERS, TOKEN_VALID, Envelope, ok
+from netlogpush.api.jobs import JobStore, build_router
+from netlogpush.api.schemas import TokenStatus
+
+BASE = "/client/v4"
+
+
+@dataclass
+class ApiState:
+    """What the routes use; the delivery service shares ``jobs`` to record outcomes."""
+
+    data_dir: Path
+    tokens: TokenStore = field(init=False)
+    jobs: JobStore = field(init=False)
+    #: No per-account limit is documented (spec §2.1); None means none.
+    max_jobs_per_dataset: int | None = None
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.tokens = TokenStore(self.data_dir)
+        self.jobs = JobStore(self.data_dir)
+
+
+def create_app(state: ApiState | str | Path) -> FastAPI:
+    api = state if isinstance(state, ApiState) else ApiState(Path(state))
+    app = FastAPI(
+        title="netlogpush Logpush API (Cloudflare v4 compatible)",
+        version="4",
+        openapi_url=f"{BASE}/openapi.json",
+        docs_url=f"{BASE}/docs",
+        redoc_url=None,
+        exception_handlers=HANDLERS,
+    )
+    app.state.api = api
+    # Declares the bearer scheme in the OpenAPI document; the check itself is auth.authenticate,
+    # which answers with Cloudflare's envelopes rather than FastAPI's.
+    bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API token>")
+
+    root = APIRouter(prefix=BASE, dependencies=[], responses=FAILURES)
+
+    @root.get(
+        "/user/tokens/verify",
+        response_model=Envelope[TokenStatus],
+        summary="Verify the API token",
+    )
+    def verify(request: Request) -> dict[str, Any]:
+        token = authenticate(
+            api.tokens,
+            request.headers.get("authorization"),
+            request.headers.get("x-auth-key"),
+            verify_route=True,
+        )
+        return ok(
+            {"id": token.id, "status": token.status},
+            [(TOKEN_VALID, "This API Token is valid and active")],
+        )
+
+    root.include_router(build_router())
+    app.include_router(root, dependencies=[Security(bearer)])
+    _tidy_openapi(app)
+    return app
+
+
+def _tidy_openapi(app: FastAPI) -> None:
+    """Drop FastAPI's 422 answers: validation errors are Cloudflare-style 400 envelopes."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = original()
+            for item in doc.get("paths", {}).values():
+                for op in item.values():
+                    op.get("responses", {}).pop("422", None)
+            schemas = doc.get("components", {}).get("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
