@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -47,7 +47,9 @@ tokens_app = typer.Typer(
 app.add_typer(tokens_app, name="tokens")
 DataDirOption = Annotated[
     Path,
-    typer.Option("--data-dir", envvar="NETLOGPUSH_DATA_DIR", help="Where netlogpush keeps its state."),
+    typer.Option(
+        "--data-dir", envvar="NETLOGPUSH_DATA_DIR", help="Where netlogpush keeps its state."
+    ),
 ]
 err = Console(stderr=True)
 
@@ -280,12 +282,77 @@ def collect_live(
     _summary(pipeline)
 
 
+@app.command()
+def serve(
+    pcap: Annotated[
+        list[Path] | None,
+        typer.Option("--pcap", help="Capture file(s) to replay into the stream once."),
+    ] = None,
+    sflow_port: Annotated[
+        int | None, typer.Option("--sflow-port", help="Receive sFlow v5 on this UDP port.")
+    ] = None,
+    interface: Annotated[
+        str | None, typer.Option("--interface", "-i", help="Capture live on this interface (root).")
+    ] = None,
+    bpf: Annotated[str | None, typer.Option("--filter", help="BPF filter for --interface.")] = None,
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT of the API and /metrics.")
+    ] = "127.0.0.1:8080",
+    data_dir: DataDirOption = Path("netlogpush-data"),
+    config: ConfigOption = None,
+) -> None:
+    """Run the service: sources -> the three systems -> the durable stream -> Logpush jobs,
+    with the Cloudflare-compatible API at http://HOST:PORT/client/v4. Stops cleanly on SIGTERM.
+
+    Example: [green]netlogpush serve --sflow-port 6343 --listen 0.0.0.0:8080[/green], then
+    [green]netlogpush tokens create --account ID --permission logs:write[/green] and create jobs
+    with curl or Cloudflare's SDK against that base URL.
+    """
+    from netlogpush.service import serve as run_service
+    from netlogpush.sources.pcap import CaptureReader
+
+    host, _, port_text = listen.rpartition(":")
+    if not host or not port_text.isdigit():
+        raise _fail(f"--listen must be HOST:PORT, e.g. 127.0.0.1:8080, not {listen!r}")
+    settings = _settings(config)
+    try:
+        pipeline = pipeline_from_settings(settings)
+    except (OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    sources: list[tuple[str, Any, Any]] = []
+    for path in pcap or []:
+        try:
+            sources.append((path.name, iter(CaptureReader(path)), None))
+        except (CaptureFormatError, OSError) as exc:
+            raise _fail(str(exc)) from None
+    if sflow_port is not None:
+        from netlogpush.sources.sflow import SflowCollector
+
+        collector = SflowCollector("::", sflow_port)
+        sources.append(("sflow", collector.batches(), collector.stop))
+    if interface is not None:
+        from netlogpush.sources.live import LiveCapture, LiveCaptureError
+
+        try:
+            capture = LiveCapture(interface, bpf)
+        except LiveCaptureError as exc:
+            raise _fail(str(exc)) from None
+        sources.append((interface, capture.batches(), capture.stop))
+    run_service(
+        pipeline, data_dir, host.strip("[]"), int(port_text), sources,
+        on_ready=lambda url: err.print(f"serving the Logpush API at {url}; SIGTERM or Ctrl-C to stop"),
+    )  # fmt: skip
+
+
 @tokens_app.command("create")
 def tokens_create(
     account: Annotated[str, typer.Option("--account", help="The account id the token may reach.")],
     permission: Annotated[
         list[str],
-        typer.Option("--permission", help="logs:write (Logs Write, formerly Logs Edit) or logs:read; repeatable."),
+        typer.Option(
+            "--permission",
+            help="logs:write (Logs Write, formerly Logs Edit) or logs:read; repeatable.",
+        ),
     ],
     data_dir: DataDirOption = Path("netlogpush-data"),
 ) -> None:
