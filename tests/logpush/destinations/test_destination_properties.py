@@ -78,7 +78,7 @@ def https_dests(draw: st.DrawFn) -> HttpsDestination:
 def splunk_dests(draw: st.DrawFn) -> SplunkDestination:
     auth = (
         "Authorization",
-        "Splunk " + draw(nonempty.filter(lambda s: s.strip() != "" and all(c >= " " for c in s))),
+        "Splunk " + draw(nonempty.filter(lambda s: s.strip() != "" and all(" " <= c != "\x7f" for c in s))),
     )
     others = draw(
         unique_headers().filter(lambda hs: all(n.lower() != "authorization" for n, _ in hs))
