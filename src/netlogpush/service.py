@@ -29,6 +29,7 @@ from typing import Any
 import uvicorn
 
 from netlogpush.decode.frames import FrameBatch
+from netlogpush.logpush.live import LiveFeed
 from netlogpush.pipeline import Pipeline
 from netlogpush.stream.interface import RecordStream
 
@@ -54,6 +55,8 @@ class Ingest:
     threads: list[threading.Thread] = field(default_factory=list)
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     appended: int = 0
+    #: Live subscribers (the WebSocket stream) get each table once it is in the stream.
+    live: LiveFeed | None = None
 
     def add(
         self, name: str, batches: Iterable[FrameBatch], stop: Callable[[], None] | None = None
@@ -66,6 +69,8 @@ class Ingest:
                         if table.num_rows:
                             self.stream.append(table)
                             self.appended += table.num_rows
+                            if self.live is not None:
+                                self.live.publish(table)  # never blocks (drops for slow readers)
             except Exception:
                 log.exception("source %s stopped", name)
 
@@ -99,6 +104,11 @@ class JobSupervisor:
         self.metrics: dict[str, JobMetrics] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def metrics_snapshot(self, job_id: str) -> dict[str, int] | None:
+        """A job's counters for the API, None when it has had no runner since start."""
+        metrics = self.metrics.get(job_id)
+        return None if metrics is None else metrics.snapshot()
 
     def _runner(self, job: dict[str, Any]) -> Any:
         from netlogpush.logpush.batch import batch_limits
@@ -199,24 +209,28 @@ def serve(
     from fastapi.responses import PlainTextResponse
 
     from netlogpush.api.app import ApiState, create_app
+    from netlogpush.api.ownership import NetworkDestinationIO
     from netlogpush.logpush.delivery import render_prometheus
     from netlogpush.stream import open_stream
 
     data_dir.mkdir(parents=True, exist_ok=True)
     stream = open_stream(data_dir / "stream")
-    state = ApiState(data_dir)
+    state = ApiState(data_dir, destination_io=NetworkDestinationIO())
     supervisor = JobSupervisor(state.jobs, stream, data_dir)
+    state.metrics_provider = supervisor.metrics_snapshot
     app = create_app(state)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(render_prometheus(supervisor.metrics))
 
-    ingest = Ingest(pipeline, stream)
+    ingest = Ingest(pipeline, stream, live=state.live)
     supervisor.start()
     for name, batches, stop in sources:
         ingest.add(name, batches, stop)
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = _Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio")
+    )
 
     def on_signal(signum: int, frame: object) -> None:
         server.should_exit = True

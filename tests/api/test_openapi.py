@@ -28,6 +28,15 @@ OPERATIONS = {
     ("delete", "/client/v4/accounts/{account_id}/logpush/jobs/{job_id}"),
     ("get", "/client/v4/accounts/{account_id}/logpush/datasets/{dataset_id}/fields"),
     ("get", "/client/v4/accounts/{account_id}/logpush/datasets/{dataset_id}/jobs"),
+    ("post", "/client/v4/accounts/{account_id}/logpush/ownership"),
+    ("post", "/client/v4/accounts/{account_id}/logpush/ownership/validate"),
+    ("post", "/client/v4/accounts/{account_id}/logpush/validate/destination"),
+    ("post", "/client/v4/accounts/{account_id}/logpush/validate/destination/exists"),
+    ("post", "/client/v4/accounts/{account_id}/logpush/validate/origin"),
+    # netlogpush extensions (docs/api.md)
+    ("get", "/client/v4/accounts/{account_id}/logpush/jobs/{job_id}/deadletters"),
+    ("post", "/client/v4/accounts/{account_id}/logpush/jobs/{job_id}/deadletters/replay"),
+    ("get", "/client/v4/accounts/{account_id}/logpush/jobs/{job_id}/metrics"),
 }
 
 

@@ -6,6 +6,7 @@ the OpenAPI document is ``/client/v4/openapi.json``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,16 @@ from fastapi import APIRouter, FastAPI, Request, Security
 from fastapi.security import HTTPBearer
 
 from netlogpush.api.auth import TokenStore, authenticate
+from netlogpush.api.deadletters import build_deadletters_router
 from netlogpush.api.envelope import FAILURES, HANDLERS, TOKEN_VALID, Envelope, ok
 from netlogpush.api.jobs import JobStore, build_router
+from netlogpush.api.live import build_live_router
+from netlogpush.api.ownership import ChallengeSigner, DestinationIO
+from netlogpush.api.ownership import build_router as ownership_router
 from netlogpush.api.schemas import TokenStatus
+from netlogpush.api.validate import admit_destination
+from netlogpush.api.validate import build_router as validate_router
+from netlogpush.logpush.live import LiveFeed
 
 BASE = "/client/v4"
 
@@ -30,12 +38,27 @@ class ApiState:
     jobs: JobStore = field(init=False)
     #: No per-account limit is documented (spec §2.1); None means none.
     max_jobs_per_dataset: int | None = None
+    #: Set by the service: a running job's delivery counters by job id (None: not running).
+    metrics_provider: Callable[[str], dict[str, int] | None] | None = None
+    #: Freshly ingested records for the live WebSocket stream; the service publishes to it.
+    live: LiveFeed = field(default_factory=LiveFeed)
+    #: How the API reaches destinations (ownership file, HTTPS test upload); None: it does
+    #: not (no test upload; the ownership endpoint answers valid=false). ``netlogpush serve``
+    #: passes ``ownership.NetworkDestinationIO()``.
+    destination_io: DestinationIO | None = None
+    ownership: ChallengeSigner = field(init=False)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.tokens = TokenStore(self.data_dir)
         self.jobs = JobStore(self.data_dir)
+        self.ownership = ChallengeSigner(self.data_dir)
+
+    def admit_destination(self, account_id: str, conf: str, challenge: str | None) -> None:
+        """Called by job create/update: raises ``ApiError`` (400) when the ownership
+        challenge is missing or wrong, or an HTTPS/Splunk endpoint refuses the test upload."""
+        admit_destination(self.ownership, self.destination_io, account_id, conf, challenge)
 
 
 def create_app(state: ApiState | str | Path) -> FastAPI:
@@ -73,7 +96,11 @@ def create_app(state: ApiState | str | Path) -> FastAPI:
         )
 
     root.include_router(build_router())
+    root.include_router(ownership_router())
+    root.include_router(validate_router())
+    root.include_router(build_deadletters_router())
     app.include_router(root, dependencies=[Security(bearer)])
+    app.include_router(build_live_router(), prefix=BASE)  # authenticates in the handshake
     _tidy_openapi(app)
     return app
 

@@ -242,6 +242,9 @@ def build_router() -> APIRouter:
             raise ApiError(
                 400, [(NOT_ALLOWED, "creating a new job is not allowed: exceeded max jobs allowed")]
             )
+        request.app.state.api.admit_destination(
+            account_id, job["destination_conf"], body.ownership_challenge
+        )
         created = _store(request).create(account_id, job)
         log.info(
             "logpush job %d created in account %s: %s",
@@ -288,6 +291,11 @@ def build_router() -> APIRouter:
             problems = validate_job(new)
         if problems:
             raise invalid(problems)
+        if new["destination_conf"] != old["destination_conf"]:
+            # A new destination needs a new challenge and test upload (example-logpush-curl).
+            request.app.state.api.admit_destination(
+                account_id, new["destination_conf"], body.ownership_challenge
+            )
         updated = _store(request).replace(account_id, job_id, new)
         log.info(
             "logpush job %d updated in account %s: %s",

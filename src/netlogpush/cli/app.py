@@ -14,6 +14,7 @@ from rich.table import Table
 
 from netlogpush import __version__
 from netlogpush._runtime import tune_allocator
+from netlogpush.cli.deadletters import deadletters_app
 from netlogpush.cli.output import OutputFormat, RecordWriter
 from netlogpush.config import Settings, SettingsError, load_settings
 from netlogpush.dataset.fields import FIELDS, FIELDS_BY_NAME, fields_api_result
@@ -45,6 +46,7 @@ tokens_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(deadletters_app, name="deadletters")
 DataDirOption = Annotated[
     Path,
     typer.Option(

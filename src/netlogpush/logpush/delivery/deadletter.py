@@ -6,8 +6,9 @@ is written last, by rename, after the body is synced: an entry exists only once 
 durable, so the runner may acknowledge the stream right after ``put`` returns. Leftover
 ``.tmp`` files from a crash are ignored and removed by ``put``'s next call.
 
-Entries are inspectable (``entries``, ``body``, ``raw``) and replayable (``replay`` re-sends each through
-a sender and deletes it on success).
+Entries are inspectable (``entries``, ``body``, ``raw``) and replayable (``replay`` and
+``replay_one`` re-send through a sender and delete on success); deadletter_ops.py builds the
+CLI's and the API's operations on these.
 """
 
 from __future__ import annotations
@@ -149,6 +150,25 @@ class DeadLetterStore:
         (self.dir / f"{entry_id}.json").unlink(missing_ok=True)
         (self.dir / f"{entry_id}.log.gz").unlink(missing_ok=True)
 
+    def replay_one(self, sender: Sender, letter: DeadLetter) -> SendResult:
+        """Send one entry again (one attempt); it is deleted once delivered."""
+        body = self.body(letter.entry_id)
+        meta = BatchMeta(
+            job_id=letter.job_id,
+            raw=gzip.decompress(body),
+            records=letter.records,
+            first_seq=letter.first_seq,
+            last_seq=letter.last_seq,
+            first_record_ns=letter.first_record_ns,
+            start_ns=letter.start_ns,
+            end_ns=letter.end_ns,
+            content_type=letter.content_type,
+        )
+        result = sender.send(body, meta)
+        if result.ok:
+            self.delete(letter.entry_id)
+        return result
+
     def replay(self, sender: Sender, entry_ids: list[str] | None = None) -> ReplayResult:
         """Send entries again (one attempt each); delivered ones are deleted."""
         done = records = failed = 0
@@ -156,21 +176,8 @@ class DeadLetterStore:
         for letter in self.entries():
             if entry_ids is not None and letter.entry_id not in entry_ids:
                 continue
-            body = self.body(letter.entry_id)
-            meta = BatchMeta(
-                job_id=letter.job_id,
-                raw=gzip.decompress(body),
-                records=letter.records,
-                first_seq=letter.first_seq,
-                last_seq=letter.last_seq,
-                first_record_ns=letter.first_record_ns,
-                start_ns=letter.start_ns,
-                end_ns=letter.end_ns,
-                content_type=letter.content_type,
-            )
-            result = sender.send(body, meta)
+            result = self.replay_one(sender, letter)
             if result.ok:
-                self.delete(letter.entry_id)
                 done += 1
                 records += letter.records
             else:
