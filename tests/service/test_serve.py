@@ -47,9 +47,10 @@ def _delivered(out: Path) -> list[dict[str, object]]:
 
 
 class Service:
-    """``netlogpush serve`` in a subprocess, replaying one capture, with a fresh token."""
+    """``netlogpush serve`` in a subprocess, replaying one capture (or none: a restart on
+    an existing data dir only delivers what its stream holds), with a fresh token."""
 
-    def __init__(self, tmp_path: Path, capture: Path) -> None:
+    def __init__(self, tmp_path: Path, capture: Path | None) -> None:
         settings = tmp_path / "netlogpush.yaml"
         settings.write_text("sampling: {interval: 1}\nmitigation: {profile: magic_wan}\n")
         data = tmp_path / "data"
@@ -58,7 +59,8 @@ class Service:
                           "--data-dir", str(data), cwd=tmp_path).stdout.strip().splitlines()[-1]  # fmt: skip
         port = _free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "netlogpush", "serve", "--pcap", str(capture), "--listen",
+            [sys.executable, "-m", "netlogpush", "serve",
+             *(["--pcap", str(capture)] if capture is not None else []), "--listen",
              f"127.0.0.1:{port}", "--data-dir", str(data), "--config", str(settings)],
             stderr=subprocess.PIPE, text=True, cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip

@@ -35,6 +35,7 @@ FAST = HttpTimeouts(connect=1, read=0.5, write=1, pool=1)
 QUICK_RETRY = RetryPolicy(base_seconds=0.01, cap_seconds=0.05, window_seconds=5.0)
 QUICK = RunnerConfig(idle_wait_seconds=0.05, shutdown_grace_seconds=1.0)
 LIMITS = BatchLimits(max_records=200, max_bytes=None, max_interval_seconds=0.2)
+BASE_WALL_NS = 1_767_225_600_000_000_000
 
 
 @pytest.fixture
@@ -333,3 +334,24 @@ def test_kill_9_mid_batch_then_restart_loses_nothing(
         stream.close()
     ids = https_receiver.records()
     assert ids == list(range(1000))  # the batch in flight was not accepted: no duplicate
+
+
+def test_a_wall_clock_step_back_does_not_stop_the_job(
+    stream: EmbeddedStream, tmp_path: Path
+) -> None:
+    # Regression: the batch window's start and end were converted to wall time with separate
+    # clock readings; a wall clock stepping back between them (NTP) or plain jitter made the
+    # end precede the start, paths.object_name refused it and the job stopped.
+    wall = iter(range(BASE_WALL_NS, 0, -1_000_000))  # 1 ms back at every reading
+    dest = parse_destination_conf(f"file://{tmp_path}/out")
+    runner = JobRunner("stepback", stream, make_sender(dest), DeadLetterStore(tmp_path / "dlq",
+                       "stepback"), limits=BatchLimits(max_records=100, max_bytes=None,
+                       max_interval_seconds=60), retry=QUICK_RETRY, config=QUICK,
+                       wall_clock=lambda: next(wall))  # fmt: skip
+    stream.append(records(0, 300))
+    runner.start()
+    assert wait_until(lambda: stream.consumer_info(runner.consumer).cursor == 300, 10)
+    runner.stop(5)
+    files = sorted((tmp_path / "out").glob("*.log.gz"))
+    assert len(files) == 3
+    assert runner.state.error_message is None and runner.metrics.snapshot()["uploads"] == 3

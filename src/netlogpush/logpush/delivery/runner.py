@@ -225,8 +225,13 @@ class JobRunner:
 
     # ---- delivery --------------------------------------------------------------------------
 
-    def _wall(self, mono: float) -> int:
-        return self.wall_clock() - int((self.clock() - mono) * 1e9)
+    def _walls(self, *monos: float) -> list[int]:
+        """Wall-clock ns of monotonic instants, all from ONE reading of both clocks: reading
+        them afresh per instant lets the offset jitter, so a batch opened and closed at
+        nearly the same moment could end before it starts (and ``paths.object_name``
+        refuses that, which stopped the job)."""
+        wall, mono_now = self.wall_clock(), self.clock()
+        return [wall - int((mono_now - m) * 1e9) for m in monos]
 
     def _send(self, batch: Batch, policy: RetryPolicy, stop: threading.Event, *,
               final: bool) -> bool:
@@ -234,6 +239,7 @@ class JobRunner:
         n = batch.records
         seqs, stamps = self._pending_seqs[:n], self._pending_ns[:n]
         body = gzip_bytes(batch.data)
+        start_ns, end_ns = self._walls(batch.opened_at, batch.closed_at)
         meta = BatchMeta(
             job_id=self.job_id,
             raw=batch.data,
@@ -241,8 +247,8 @@ class JobRunner:
             first_seq=int(seqs[0]),
             last_seq=int(seqs[-1]),
             first_record_ns=int(stamps[0]),
-            start_ns=self._wall(batch.opened_at),
-            end_ns=self._wall(batch.closed_at),
+            start_ns=start_ns,
+            end_ns=end_ns,
             content_type=self._content_type,
         )
         outcome = deliver(self.sender, body, meta, policy, stop, rng=self.rng, clock=self.clock,
