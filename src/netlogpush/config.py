@@ -38,6 +38,24 @@ class SamplingConfig(BaseModel):
     """Seed for the random choice, so that a run can be repeated exactly."""
 
 
+class SourcesConfig(BaseModel):
+    """Where ``netlogpush serve`` reads packets from (flags on the command line add to these)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    pcap: list[Path] = Field(default_factory=list)
+    """Capture files replayed into the stream once, at start."""
+
+    sflow_port: int | None = Field(default=None, ge=1, le=65535)
+    """Receive sFlow v5 on this UDP port (6343 is the standard one)."""
+
+    interface: str | None = None
+    """Capture live on this interface (needs root)."""
+
+    filter: str | None = None
+    """BPF filter for ``interface``, as tcpdump takes it."""
+
+
 class Settings(EnrichConfig):
     """Everything a run of netlogpush is configured with."""
 
@@ -46,6 +64,9 @@ class Settings(EnrichConfig):
 
     mitigation: MitigationConfig = Field(default_factory=MitigationConfig)
     """The mitigation systems (dosd, flowtrackd, magic-firewall): profile, mode, rules."""
+
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    """The packet sources of ``netlogpush serve``."""
 
     def effective_mitigation(self) -> MitigationConfig:
         """The mitigation settings the systems run with.
@@ -126,9 +147,12 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         if loaded is not None and not isinstance(loaded, dict):
             raise SettingsError(f"settings file {path} must hold a mapping at the top level")
         data = loaded or {}
-        # Relative database paths are relative to the settings file, not the working directory.
+        # Relative paths are relative to the settings file, not the working directory.
         if isinstance(data.get("databases"), list):
             data["databases"] = [path.parent / str(p) for p in data["databases"]]
+        sources = data.get("sources")
+        if isinstance(sources, dict) and isinstance(sources.get("pcap"), list):
+            data["sources"] = {**sources, "pcap": [path.parent / str(p) for p in sources["pcap"]]}
     overrides = _env_overrides(environ)
     if overrides:
         source += " + environment"

@@ -50,9 +50,13 @@ class Service:
     """``netlogpush serve`` in a subprocess, replaying one capture (or none: a restart on
     an existing data dir only delivers what its stream holds), with a fresh token."""
 
-    def __init__(self, tmp_path: Path, capture: Path | None) -> None:
+    def __init__(self, tmp_path: Path, capture: Path | None, capture_in_settings: bool = False) -> None:
         settings = tmp_path / "netlogpush.yaml"
-        settings.write_text("sampling: {interval: 1}\nmitigation: {profile: magic_wan}\n")
+        text = "sampling: {interval: 1}\nmitigation: {profile: magic_wan}\n"
+        if capture is not None and capture_in_settings:  # a path relative to the settings file
+            text += f"sources: {{pcap: [{capture.relative_to(tmp_path)}]}}\n"
+            capture = None
+        settings.write_text(text)
         data = tmp_path / "data"
         self.data = data
         self.token = _cli("tokens", "create", "--account", ACCOUNT, "--permission", "logs:write",
@@ -126,7 +130,7 @@ def test_the_seed_articles_splunk_walkthrough(tmp_path: Path) -> None:
     expected = decode_file(capture).num_rows
     hec = HecReceiver(tls=make_cert(tmp_path))
     hec.start()
-    service = Service(tmp_path, capture)
+    service = Service(tmp_path, capture, capture_in_settings=True)
     try:
         destination = (
             f"splunk://127.0.0.1:{hec.port}/services/collector/raw"

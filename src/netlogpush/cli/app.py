@@ -321,8 +321,13 @@ def serve(
         pipeline = pipeline_from_settings(settings)
     except (OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
+    # The settings file's sources, then the flags' (a flag replaces a single-valued source).
+    configured = settings.sources
+    sflow_port = sflow_port if sflow_port is not None else configured.sflow_port
+    interface = interface if interface is not None else configured.interface
+    bpf = bpf if bpf is not None else configured.filter
     sources: list[tuple[str, Any, Any]] = []
-    for path in pcap or []:
+    for path in [*configured.pcap, *(pcap or [])]:
         try:
             sources.append((path.name, iter(CaptureReader(path)), None))
         except (CaptureFormatError, OSError) as exc:
