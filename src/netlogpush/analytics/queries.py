@@ -1,0 +1,413 @@
+"""Every analytics query, as SQL in one place, with a dialect switch.
+
+The SQL is written once in DuckDB's dialect. ``render`` returns it as is for ``duckdb`` and
+transpiles it with SQLGlot for another engine (``clickhouse`` is the one planned), so a
+ClickHouse backend reuses these queries instead of rewriting them. Values are inlined as
+literals (ints through ``int()``, strings quoted by ``_lit``) because placeholder syntax is
+the one thing that differs between the engines and SQLGlot would not translate it.
+
+Volume estimates (spec §1.3, §7): packets = Σ SampleInterval, bytes = Σ IPTotalLength ×
+SampleInterval, bits = 8 × bytes, a rate = the bucket's sum ÷ the bucket's length in seconds.
+
+No double counting (docs/analytics.md): one packet can yield a sample at each system it
+crosses. In the "all traffic" view a sample is counted when
+
+* it is **dropped** by its system — it is the last sample of that packet; or
+* it **passed** the **last system** (``pass_stage``, magic-firewall by default) — it
+  passed everything.
+
+Passed samples from earlier systems are not counted: the same packets appear again at the
+last system. "Dropped" means ``Outcome = 'drop'`` (``counting="outcome"``, default: what was
+enforced) or ``Verdict = 'drop'`` (``counting="verdict"``: what a passive deployment would
+have dropped). A per-system view (``system=...``) counts every sample of that one system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from netlogpush.analytics.store import (
+    NS_PER_S,
+    RAW_ONLY_DIMENSIONS,
+    ROLLUP_DIMENSIONS,
+    AnalyticsStore,
+    is_int_field,
+)
+
+Dialect = Literal["duckdb", "clickhouse"]
+Counting = Literal["outcome", "verdict"]
+Metric = Literal["packets", "bits", "bytes"]
+
+# Dashboard dimension name -> column (or expression, for "action").
+DIMENSIONS: dict[str, str] = {
+    "action": "action",
+    "mitigation_system": "MitigationSystem",
+    "source_asn": "SourceASN",
+    "source_country": "SourceCountry",
+    "source_ip": "IPSourceAddress",
+    "source_port": "SourcePort",
+    "destination_ip": "IPDestinationAddress",
+    "destination_prefix": "IPDestinationSubnet",
+    "destination_port": "DestinationPort",
+    "protocol": "IPProtocolName",
+    "tcp_flag": "TCPFlagsString",
+    "colo": "ColoCode",
+    "colo_country": "ColoCountry",
+    "packet_size": "IPTotalLengthBuckets",
+    "direction": "Direction",
+    "attack_vector": "AttackVector",
+    "rule": "RuleName",
+    "mitigation_reason": "MitigationReason",
+    "protocol_state": "ProtocolState",
+}
+
+_SRC_COLUMNS: tuple[str, ...] = ("Datetime", *ROLLUP_DIMENSIONS, *RAW_ONLY_DIMENSIONS)
+
+
+def _lit(value: str | int) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise TypeError(f"filter values are str or int, not {type(value).__name__}")
+    if isinstance(value, int):
+        return str(int(value))
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _column(dimension: str) -> str:
+    try:
+        return DIMENSIONS[dimension]
+    except KeyError:
+        raise ValueError(f"unknown dimension {dimension!r}; one of {sorted(DIMENSIONS)}") from None
+
+
+@dataclass(frozen=True)
+class Filter:
+    """``dimension`` in (include) or not in (exclude) ``values``."""
+
+    dimension: str
+    values: tuple[str | int, ...]
+    exclude: bool = False
+
+    def sql(self) -> str:
+        col = _column(self.dimension)
+        if not self.values:
+            return "TRUE" if self.exclude else "FALSE"
+        vals = ", ".join(_lit(v) for v in self.values)
+        return f"{col} {'NOT IN' if self.exclude else 'IN'} ({vals})"
+
+
+@dataclass(frozen=True)
+class View:
+    """What every query shares: time range, tab, filters and the counting rule."""
+
+    start_ns: int
+    end_ns: int
+    system: str | None = None  # None: all traffic; else one MitigationSystem's tab
+    filters: tuple[Filter, ...] = ()
+    counting: Counting = "outcome"
+    pass_stage: str = "magic-firewall"
+
+    def previous(self) -> View:
+        span = self.end_ns - self.start_ns
+        return View(
+            self.start_ns - span,
+            self.start_ns,
+            self.system,
+            self.filters,
+            self.counting,
+            self.pass_stage,
+        )
+
+
+def render(sql: str, dialect: Dialect = "duckdb") -> str:
+    if dialect == "duckdb":
+        return sql
+    import sqlglot  # only a non-default backend needs it
+
+    return str(sqlglot.transpile(sql, read="duckdb", write=dialect)[0])
+
+
+def _dropped(counting: Counting) -> str:
+    return "Outcome = 'drop'" if counting == "outcome" else "Verdict = 'drop'"
+
+
+def _source(v: View) -> str:
+    """The ``src`` CTE: the three tiers as one relation with ``packets``/``bytes`` per row,
+    an ``action`` column, and only the rows the counting rule counts."""
+    rng = f"Datetime >= {int(v.start_ns)} AND Datetime < {int(v.end_ns)}"
+    raw_cols = ", ".join(_SRC_COLUMNS)
+    roll_cols = ", ".join(
+        c
+        if c in ROLLUP_DIMENSIONS or c == "Datetime"
+        else (f"0 AS {c}" if is_int_field(c) else f"'' AS {c}")
+        for c in _SRC_COLUMNS
+    )
+    dropped = _dropped(v.counting)
+    if v.system is None:
+        keep = f"({dropped}) OR MitigationSystem = {_lit(v.pass_stage)}"
+    else:
+        keep = f"MitigationSystem = {_lit(v.system)}"
+    where = " AND ".join([f"({keep})", *(f"({f.sql()})" for f in v.filters)])
+    return (
+        "src AS (SELECT * FROM ("
+        f"SELECT *, CASE WHEN {dropped} THEN 'drop' ELSE 'pass' END AS action FROM ("
+        f"SELECT {raw_cols}, CAST(SampleInterval AS HUGEINT) AS packets, "
+        f"CAST(IPTotalLength AS HUGEINT) * SampleInterval AS bytes, 1 AS samples "
+        f"FROM records WHERE {rng} "
+        f"UNION ALL SELECT {roll_cols}, packets, bytes, samples FROM rollup_minute WHERE {rng} "
+        f"UNION ALL SELECT {roll_cols}, packets, bytes, samples FROM rollup_hour WHERE {rng}"
+        f") AS tiers) AS labelled WHERE {where})"
+    )
+
+
+def _measure(metric: Metric) -> str:
+    return {"packets": "sum(packets)", "bytes": "sum(bytes)", "bits": "sum(bytes) * 8"}[metric]
+
+
+def _bucket(v: View, bucket_s: int) -> str:
+    step = int(bucket_s) * NS_PER_S
+    return f"{int(v.start_ns)} + (Datetime - {int(v.start_ns)}) // {step} * {step}"
+
+
+def sql_timeseries(
+    v: View, bucket_s: int, dimension: str = "action", metric: Metric = "packets", top: int = 10
+) -> str:
+    """Rows (bucket_ns, key, value, rate_per_s); keys beyond the ``top`` largest become 'Other'."""
+    col = _column(dimension)
+    return (
+        f"WITH {_source(v)}, "
+        f"ranked AS (SELECT CAST({col} AS VARCHAR) AS k FROM src GROUP BY 1 "
+        f"ORDER BY {_measure(metric)} DESC, 1 LIMIT {int(top)}), "
+        f"bucketed AS (SELECT {_bucket(v, bucket_s)} AS bucket, "
+        f"CASE WHEN CAST({col} AS VARCHAR) IN (SELECT k FROM ranked) THEN CAST({col} AS VARCHAR) "
+        f"ELSE 'Other' END AS key, packets, bytes FROM src) "
+        f"SELECT bucket, key, {_measure(metric)} AS value, "
+        f"{_measure(metric)} / {int(bucket_s)} AS rate FROM bucketed "
+        f"GROUP BY bucket, key ORDER BY bucket, key"
+    )
+
+
+def sql_top(v: View, dimension: str, metric: Metric = "packets", n: int = 10) -> str:
+    col = _column(dimension)
+    return (
+        f"WITH {_source(v)} SELECT CAST({col} AS VARCHAR) AS key, {_measure(metric)} AS value "
+        f"FROM src GROUP BY 1 ORDER BY value DESC, key LIMIT {int(n)}"
+    )
+
+
+def sql_totals(v: View) -> str:
+    """One row: packets, bytes, dropped packets, dropped bytes."""
+    return (
+        f"WITH {_source(v)} SELECT coalesce(sum(packets), 0), coalesce(sum(bytes), 0), "
+        f"coalesce(sum(CASE WHEN action = 'drop' THEN packets ELSE 0 END), 0), "
+        f"coalesce(sum(CASE WHEN action = 'drop' THEN bytes ELSE 0 END), 0) FROM src"
+    )
+
+
+def sql_attack_count(v: View) -> str:
+    """Distinct AttackIDs among dosd's samples, as Cloudflare counts attacks (spec §1.3): from
+    every dosd sample, enforced or not, so a log-only mitigation is an attack too."""
+    return (
+        f"WITH {_source(_attack_view(v))} SELECT count(DISTINCT AttackID) FROM src "
+        "WHERE AttackID <> ''"
+    )
+
+
+def sql_top_source(v: View) -> str:
+    """The source IP with the most dropped packets (one row, or none)."""
+    return (
+        f"WITH {_source(v)} SELECT IPSourceAddress, sum(packets) AS p FROM src "
+        f"WHERE action = 'drop' AND IPSourceAddress <> '' GROUP BY 1 ORDER BY p DESC, 1 LIMIT 1"
+    )
+
+
+def _attack_view(v: View) -> View:
+    # An attack's samples all come from dosd (the only system setting AttackID), one sample per
+    # packet, so every sample counts: no cross-system rule is needed here.
+    return View(v.start_ns, v.end_ns, "dosd", v.filters, v.counting, v.pass_stage)
+
+
+def sql_attacks(v: View, bucket_s: int = 60, limit: int = 100, top_sources: int = 3) -> str:
+    """One row per AttackID: start_ns, end_ns, vector, target, packets, bytes, peak pps, peak
+    bps (over ``bucket_s`` buckets), top source IPs (comma-separated, most packets first)."""
+    a = _attack_view(v)
+    return (
+        f"WITH {_source(a)}, att AS (SELECT * FROM src WHERE AttackID <> ''), "
+        f"per_bucket AS (SELECT AttackID, {_bucket(a, bucket_s)} AS bucket, sum(packets) AS p, "
+        f"sum(bytes) AS b FROM att GROUP BY 1, 2), "
+        f"peaks AS (SELECT AttackID, max(p) / {int(bucket_s)} AS peak_pps, "
+        f"max(b) * 8 / {int(bucket_s)} AS peak_bps FROM per_bucket GROUP BY 1), "
+        f"targets AS (SELECT AttackID, arg_max(IPDestinationAddress, p) AS target FROM ("
+        f"SELECT AttackID, IPDestinationAddress, sum(packets) AS p FROM att GROUP BY 1, 2) GROUP BY 1), "
+        f"sources AS (SELECT AttackID, IPSourceAddress, sum(packets) AS p FROM att "
+        f"WHERE IPSourceAddress <> '' GROUP BY 1, 2 "
+        f"QUALIFY row_number() OVER (PARTITION BY AttackID ORDER BY p DESC, IPSourceAddress) <= {int(top_sources)}), "
+        f"src_list AS (SELECT AttackID, string_agg(IPSourceAddress, ',' ORDER BY p DESC, IPSourceAddress) AS srcs "
+        f"FROM sources GROUP BY 1), "
+        f"totals AS (SELECT AttackID, min(Datetime) AS start_ns, max(Datetime) AS end_ns, "
+        f"arg_max(AttackVector, packets) AS vector, sum(packets) AS packets, sum(bytes) AS bytes "
+        f"FROM att GROUP BY 1) "
+        f"SELECT t.AttackID, t.start_ns, t.end_ns, t.vector, g.target, t.packets, t.bytes, "
+        f"p.peak_pps, p.peak_bps, coalesce(s.srcs, '') FROM totals t "
+        f"JOIN peaks p ON p.AttackID = t.AttackID JOIN targets g ON g.AttackID = t.AttackID "
+        f"LEFT JOIN src_list s ON s.AttackID = t.AttackID "
+        f"ORDER BY t.packets DESC, t.AttackID LIMIT {int(limit)}"
+    )
+
+
+def sql_rules_hit(v: View, n: int = 10) -> str:
+    """Rows (MitigationSystem, RuleID, RuleName, packets) of samples that matched a rule."""
+    return (
+        f"WITH {_source(v)} SELECT MitigationSystem, RuleID, max(RuleName), sum(packets) AS p "
+        f"FROM src WHERE RuleID <> '' GROUP BY 1, 2 ORDER BY p DESC, 2 LIMIT {int(n)}"
+    )
+
+
+def sql_atp_reasons(v: View) -> str:
+    """Advanced TCP Protection: packets per (MitigationReason, ProtocolState)."""
+    a = View(v.start_ns, v.end_ns, "flowtrackd", v.filters, v.counting, v.pass_stage)
+    return (
+        f"WITH {_source(a)} SELECT MitigationReason, ProtocolState, sum(packets) AS p FROM src "
+        f"WHERE MitigationReason <> '' GROUP BY 1, 2 ORDER BY p DESC, 1, 2"
+    )
+
+
+def all_queries(v: View) -> dict[str, str]:
+    """Every query of the module for one view (used to check they transpile)."""
+    return {
+        "timeseries": sql_timeseries(v, 60),
+        "top": sql_top(v, "source_asn"),
+        "totals": sql_totals(v),
+        "attack_count": sql_attack_count(v),
+        "top_source": sql_top_source(v),
+        "attacks": sql_attacks(v),
+        "rules_hit": sql_rules_hit(v),
+        "atp_reasons": sql_atp_reasons(v),
+    }
+
+
+# --- running them against the embedded store ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    bucket_ns: int
+    key: str
+    value: int
+    rate: float
+
+
+@dataclass(frozen=True)
+class Attack:
+    attack_id: str
+    start_ns: int
+    end_ns: int
+    vector: str
+    target: str
+    packets: int
+    bytes: int
+    peak_pps: float
+    peak_bps: float
+    top_sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Summary:
+    attacks: int
+    packets: int
+    bytes: int
+    dropped_packets: int
+    dropped_bytes: int
+    mitigated_pct: float  # dropped packets / packets × 100
+    largest_attack_pps: float
+    largest_attack_bps: float
+    top_source: str
+    previous: dict[str, int] = field(default_factory=dict)
+    change_pct: dict[str, float | None] = field(default_factory=dict)  # None: nothing before
+
+
+class Queries:
+    """The queries above, executed on an ``AnalyticsStore`` (DuckDB)."""
+
+    def __init__(self, store: AnalyticsStore) -> None:
+        self.store = store
+
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.store.con.execute(sql).fetchall()
+
+    def timeseries(
+        self,
+        v: View,
+        bucket_s: int,
+        dimension: str = "action",
+        metric: Metric = "packets",
+        top: int = 10,
+    ) -> list[Point]:
+        return [
+            Point(int(b), str(k), int(val), float(r))
+            for b, k, val, r in self._rows(sql_timeseries(v, bucket_s, dimension, metric, top))
+        ]
+
+    def top(
+        self, v: View, dimension: str, metric: Metric = "packets", n: int = 10
+    ) -> list[tuple[str, int]]:
+        return [(str(k), int(val)) for k, val in self._rows(sql_top(v, dimension, metric, n))]
+
+    def attacks(self, v: View, bucket_s: int = 60, limit: int = 100) -> list[Attack]:
+        return [
+            Attack(
+                str(r[0]),
+                int(r[1]),
+                int(r[2]),
+                str(r[3]),
+                str(r[4]),
+                int(r[5]),
+                int(r[6]),
+                float(r[7]),
+                float(r[8]),
+                tuple(s for s in str(r[9]).split(",") if s),
+            )
+            for r in self._rows(sql_attacks(v, bucket_s, limit))
+        ]
+
+    def rules_hit(self, v: View, n: int = 10) -> list[tuple[str, str, str, int]]:
+        return [(str(a), str(b), str(c), int(d)) for a, b, c, d in self._rows(sql_rules_hit(v, n))]
+
+    def atp_reasons(self, v: View) -> list[tuple[str, str, int]]:
+        return [(str(a), str(b), int(c)) for a, b, c in self._rows(sql_atp_reasons(v))]
+
+    def _totals(self, v: View) -> dict[str, int]:
+        row = self._rows(sql_totals(v))[0]
+        keys = ("packets", "bytes", "dropped_packets", "dropped_bytes")
+        out = {k: int(x) for k, x in zip(keys, row, strict=True)}
+        out["attacks"] = int(self._rows(sql_attack_count(v))[0][0])
+        return out
+
+    def summary(self, v: View, bucket_s: int = 60) -> Summary:
+        now, before = self._totals(v), self._totals(v.previous())
+        attacks = self.attacks(v, bucket_s, limit=1_000_000)
+        top = self._rows(sql_top_source(v))
+        change: dict[str, float | None] = {
+            k: (None if before[k] == 0 else (now[k] - before[k]) * 100.0 / before[k]) for k in now
+        }
+        return Summary(
+            attacks=now["attacks"],
+            packets=now["packets"],
+            bytes=now["bytes"],
+            dropped_packets=now["dropped_packets"],
+            dropped_bytes=now["dropped_bytes"],
+            mitigated_pct=now["dropped_packets"] * 100.0 / now["packets"]
+            if now["packets"]
+            else 0.0,
+            largest_attack_pps=max((a.peak_pps for a in attacks), default=0.0),
+            largest_attack_bps=max((a.peak_bps for a in attacks), default=0.0),
+            top_source=str(top[0][0]) if top else "",
+            previous=before,
+            change_pct=change,
+        )
+
+
+def views_for(start_ns: int, end_ns: int, systems: Sequence[str]) -> list[View]:
+    """The dashboard's tabs: all traffic, then one view per system."""
+    return [View(start_ns, end_ns), *(View(start_ns, end_ns, s) for s in systems)]
