@@ -28,8 +28,10 @@ from typing import Any
 
 import uvicorn
 
+from netlogpush.config import Settings
 from netlogpush.decode.frames import FrameBatch
 from netlogpush.logpush.live import LiveFeed
+from netlogpush.mitigation.reload import Reloader, SettingsStore
 from netlogpush.pipeline import Pipeline
 from netlogpush.stream.interface import RecordStream
 
@@ -51,6 +53,8 @@ class Ingest:
 
     pipeline: Pipeline
     stream: RecordStream
+    #: Settings changed through the API reach the pipeline here, between two batches.
+    reloader: Reloader | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     threads: list[threading.Thread] = field(default_factory=list)
     stoppers: list[Callable[[], None]] = field(default_factory=list)
@@ -65,6 +69,8 @@ class Ingest:
             try:
                 for frames in batches:
                     with self._lock:  # one pipeline: its systems keep state across batches
+                        if self.reloader is not None:
+                            self.reloader.apply_pending()
                         table = self.pipeline.process(frames)
                         if table.num_rows:
                             self.stream.append(table)
@@ -204,8 +210,13 @@ def serve(
     port: int,
     sources: Iterable[tuple[str, Iterator[FrameBatch], Callable[[], None] | None]],
     on_ready: Callable[[str], None] | None = None,
+    settings: Settings | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT, then shut down cleanly."""
+    """Run until SIGTERM or SIGINT, then shut down cleanly.
+
+    With ``settings`` (what ``pipeline`` was built from), the mitigation rules are served on
+    the API too, and a change there reaches the running systems between two batches.
+    """
     from fastapi.responses import PlainTextResponse
 
     from netlogpush.api.app import ApiState, create_app
@@ -216,6 +227,14 @@ def serve(
     data_dir.mkdir(parents=True, exist_ok=True)
     stream = open_stream(data_dir / "stream")
     state = ApiState(data_dir, destination_io=NetworkDestinationIO())
+    reloader = None
+    if settings is not None:
+        from netlogpush.mitigation.atp_api import AdvancedTcpProtection
+        from netlogpush.mitigation.rulesets import PhaseEntrypoints
+
+        reloader = Reloader(pipeline, settings)
+        store = SettingsStore(settings, reloader.request)
+        state.rules, state.atp = PhaseEntrypoints(store), AdvancedTcpProtection(store)
     supervisor = JobSupervisor(state.jobs, stream, data_dir)
     state.metrics_provider = supervisor.metrics_snapshot
     app = create_app(state)
@@ -224,7 +243,7 @@ def serve(
     def metrics() -> PlainTextResponse:
         return PlainTextResponse(render_prometheus(supervisor.metrics))
 
-    ingest = Ingest(pipeline, stream, live=state.live)
+    ingest = Ingest(pipeline, stream, reloader=reloader, live=state.live)
     supervisor.start()
     for name, batches, stop in sources:
         ingest.add(name, batches, stop)

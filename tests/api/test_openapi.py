@@ -37,6 +37,13 @@ OPERATIONS = {
     ("get", "/client/v4/accounts/{account_id}/logpush/jobs/{job_id}/deadletters"),
     ("post", "/client/v4/accounts/{account_id}/logpush/jobs/{job_id}/deadletters/replay"),
     ("get", "/client/v4/accounts/{account_id}/logpush/jobs/{job_id}/metrics"),
+    # the mitigation rules, served by `netlogpush serve` (404 without it)
+    ("get", "/client/v4/accounts/{account_id}/rulesets/phases/{phase}/entrypoint"),
+    ("put", "/client/v4/accounts/{account_id}/rulesets/phases/{phase}/entrypoint"),
+    *(
+        (method, "/client/v4/accounts/{account_id}/magic/advanced_tcp_protection/configs/{path}")
+        for method in ("get", "post", "patch", "delete")
+    ),
 }
 
 

@@ -21,10 +21,13 @@ from netlogpush.api.jobs import JobStore, build_router
 from netlogpush.api.live import build_live_router
 from netlogpush.api.ownership import ChallengeSigner, DestinationIO
 from netlogpush.api.ownership import build_router as ownership_router
+from netlogpush.api.rules import build_rules_router
 from netlogpush.api.schemas import TokenStatus
 from netlogpush.api.validate import admit_destination
 from netlogpush.api.validate import build_router as validate_router
 from netlogpush.logpush.live import LiveFeed
+from netlogpush.mitigation.atp_api import AdvancedTcpProtection
+from netlogpush.mitigation.rulesets import PhaseEntrypoints
 
 BASE = "/client/v4"
 
@@ -47,6 +50,9 @@ class ApiState:
     #: passes ``ownership.NetworkDestinationIO()``.
     destination_io: DestinationIO | None = None
     ownership: ChallengeSigner = field(init=False)
+    #: The mitigation rules' endpoints; set by ``netlogpush serve`` (None: not served).
+    rules: PhaseEntrypoints | None = None
+    atp: AdvancedTcpProtection | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -99,6 +105,7 @@ def create_app(state: ApiState | str | Path) -> FastAPI:
     root.include_router(ownership_router())
     root.include_router(validate_router())
     root.include_router(build_deadletters_router())
+    root.include_router(build_rules_router())
     app.include_router(root, dependencies=[Security(bearer)])
     app.include_router(build_live_router(), prefix=BASE)  # authenticates in the handshake
     _tidy_openapi(app)

@@ -33,11 +33,15 @@ from netlogpush.api.envelope import (
 
 LOGS_READ = "logs:read"
 LOGS_WRITE = "logs:write"
+#: The mitigation rules (firewall rulesets, ddos_l4 overrides, Advanced TCP Protection).
+RULESETS_WRITE = "rulesets:write"
 #: Spellings accepted from the CLI; "Logs Edit" and "Logs Write" are the same permission.
 PERMISSION_ALIASES = {
     "logs:read": LOGS_READ, "logs read": LOGS_READ, "#logs:read": LOGS_READ,
     "logs:write": LOGS_WRITE, "logs write": LOGS_WRITE, "logs:edit": LOGS_WRITE,
     "logs edit": LOGS_WRITE, "#logs:edit": LOGS_WRITE,
+    "rulesets:write": RULESETS_WRITE, "account rulesets write": RULESETS_WRITE,
+    "magic firewall write": RULESETS_WRITE,
 }  # fmt: skip
 ACCOUNT_ID = re.compile(r"[0-9a-f]{32}\Z")
 TOKENS_FILE = "tokens.json"
@@ -52,7 +56,7 @@ def normalise_permission(name: str) -> str:
         return PERMISSION_ALIASES[name.strip().lower()]
     except KeyError:
         raise TokenError(
-            f"permission: {name!r} is not one of logs:read, logs:write (Logs Edit)"
+            f"permission: {name!r} is not one of logs:read, logs:write (Logs Edit), rulesets:write"
         ) from None
 
 

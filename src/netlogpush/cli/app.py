@@ -348,6 +348,7 @@ def serve(
     run_service(
         pipeline, data_dir, host.strip("[]"), int(port_text), sources,
         on_ready=lambda url: err.print(f"serving the Logpush API at {url}; SIGTERM or Ctrl-C to stop"),
+        settings=settings,
     )  # fmt: skip
 
 
