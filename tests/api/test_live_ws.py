@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from netlogpush.api import create_app, create_token
 from netlogpush.api.app import ApiState
 from netlogpush.dataset.records import make_table
 from netlogpush.logpush.live import LiveFeed
+from netlogpush.testing.net import free_port
 
 FILTER = json.dumps({"where": {"key": "DestinationPort", "operator": "eq", "value": 53}})
 
@@ -139,18 +139,11 @@ def test_slow_subscriber_drops_and_counts_without_blocking() -> None:
     asyncio.run(scenario())
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, str, LiveFeed]]:
     token = create_token(tmp_path, ACCOUNT_A, ["logs:write"])
     state = ApiState(tmp_path)
-    port = _free_port()
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(state), host="127.0.0.1", port=port,
                                         log_level="warning", ws="websockets-sansio"))  # fmt: skip
     thread = threading.Thread(target=srv.run, daemon=True)

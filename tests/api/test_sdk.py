@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,20 +12,14 @@ import uvicorn
 from api_support import ACCOUNT_A, ACCOUNT_B, SPLUNK_CONF
 
 from netlogpush.api import create_app, create_token
+from netlogpush.testing.net import free_port
 
 cloudflare = pytest.importorskip("cloudflare", reason="the cloudflare SDK is not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_app(tmp_path), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
     )

@@ -10,7 +10,6 @@ import gzip
 import json
 import logging
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -34,6 +33,7 @@ from netlogpush.receiver import (
     create_hec_app,
 )
 from netlogpush.receiver.body import BodyError, inflate, parse_events, parse_ndjson
+from netlogpush.testing.net import free_port
 
 TOKEN = "5b3c9f0e-0d6b-4c53-9c55-6f0f5e9d3a11"
 CHANNEL = "0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba"
@@ -346,13 +346,6 @@ def test_ndjson_roundtrip_property(records: list[dict[str, Any]]) -> None:
 # -- third-party HEC clients against a real server ---------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _wait_for(cond: Callable[[], bool], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not cond():
@@ -363,7 +356,7 @@ def _wait_for(cond: Callable[[], bool], timeout: float = 10) -> None:
 
 @pytest.fixture
 def server(store: HecTokenStore, sink: CollectingSink) -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(create_hec_app(store, sink), host="127.0.0.1", port=port,
                                         log_level="warning"))  # fmt: skip
     thread = threading.Thread(target=srv.run, daemon=True)

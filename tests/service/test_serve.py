@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,26 +22,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "logpush" / "del
 from delivery_receivers import HEC_TOKEN, HecReceiver, make_cert
 
 from netlogpush.scenarios.mixed import write_mixed_pcap
+from netlogpush.testing.net import free_port
 
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "netlogpush", *args], capture_output=True, text=True, check=True, cwd=cwd
+        [sys.executable, "-m", "netlogpush", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
     )
 
 
 def _delivered(out: Path) -> list[dict[str, object]]:
     records = []
     for path in sorted(out.rglob("*.gz")):
-        records += [orjson.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines() if line]
+        records += [
+            orjson.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines() if line
+        ]
     return records
 
 
@@ -50,7 +50,9 @@ class Service:
     """``netlogpush serve`` in a subprocess, replaying one capture (or none: a restart on
     an existing data dir only delivers what its stream holds), with a fresh token."""
 
-    def __init__(self, tmp_path: Path, capture: Path | None, capture_in_settings: bool = False) -> None:
+    def __init__(
+        self, tmp_path: Path, capture: Path | None, capture_in_settings: bool = False
+    ) -> None:
         settings = tmp_path / "netlogpush.yaml"
         text = "sampling: {interval: 1}\nmitigation: {profile: magic_wan}\n"
         if capture is not None and capture_in_settings:  # a path relative to the settings file
@@ -61,7 +63,7 @@ class Service:
         self.data = data
         self.token = _cli("tokens", "create", "--account", ACCOUNT, "--permission", "logs:write",
                           "--data-dir", str(data), cwd=tmp_path).stdout.strip().splitlines()[-1]  # fmt: skip
-        port = _free_port()
+        port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "netlogpush", "serve",
              *(["--pcap", str(capture)] if capture is not None else []), "--listen",
@@ -73,7 +75,9 @@ class Service:
         assert self.proc.stderr is not None
         deadline = time.monotonic() + 30
         while "serving the Logpush API" not in self.proc.stderr.readline():
-            assert time.monotonic() < deadline and self.proc.poll() is None, "the service did not start"
+            assert time.monotonic() < deadline and self.proc.poll() is None, (
+                "the service did not start"
+            )
         for _ in range(100):  # uvicorn binds just after the line is printed
             try:
                 httpx.get(f"{self.base}/user/tokens/verify", headers=self.headers)
@@ -145,7 +149,9 @@ def test_the_seed_articles_splunk_walkthrough(tmp_path: Path) -> None:
         )  # fmt: skip
         assert created.status_code == 200, created.text
         job_id = created.json()["result"]["id"]
-        got = httpx.get(f"{service.base}/accounts/{ACCOUNT}/logpush/jobs/{job_id}", headers=service.headers)
+        got = httpx.get(
+            f"{service.base}/accounts/{ACCOUNT}/logpush/jobs/{job_id}", headers=service.headers
+        )
         job = got.json()["result"]
         for key in ("id", "dataset", "frequency", "kind", "enabled", "name", "logpull_options",
                     "destination_conf", "last_complete", "last_error", "error_message"):  # fmt: skip
@@ -160,7 +166,9 @@ def test_the_seed_articles_splunk_walkthrough(tmp_path: Path) -> None:
 
         deadline = time.monotonic() + 60
         while len(delivered()) < expected - 1000:
-            assert time.monotonic() < deadline, f"{len(delivered())} of {expected} records at the HEC endpoint"
+            assert time.monotonic() < deadline, (
+                f"{len(delivered())} of {expected} records at the HEC endpoint"
+            )
             time.sleep(0.2)
     finally:
         returncode = service.stop()

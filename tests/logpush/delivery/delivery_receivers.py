@@ -45,6 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from netlogpush.dataset.records import make_table
+from netlogpush.testing.net import free_port
 
 HEC_TOKEN = "11111111-2222-3333-4444-555555555555"
 CHANNEL = "0E4E4C9B-5B8F-4B3A-9E1B-2F8E3C6D7A10"
@@ -218,9 +219,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raw = self.read_body(slow=action == "slow")
         if action == "reset":
             # SO_LINGER 0: close() sends RST instead of FIN.
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             self.connection.close()
             return
@@ -325,15 +324,11 @@ def hec_receiver(tls_cert: Cert) -> Iterator[HecReceiver]:
 # ---- moto S3 -------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def moto_s3() -> Iterator[str]:
-    exe = shutil.which("moto_server") or str(Path(__import__("sys").executable).parent / "moto_server")
+    exe = shutil.which("moto_server") or str(
+        Path(__import__("sys").executable).parent / "moto_server"
+    )
     if not Path(exe).exists():
         pytest.skip("moto_server is not installed (pip install 'moto[server]')")
     port = free_port()
