@@ -12,8 +12,8 @@ minimal=0
 # Tools the tests run for real: tshark (reference decoder), pmacct (sFlow exporter), fastnetmon
 # (the DDoS detector the detection bench compares against),
 # tcpreplay/tcpdump/iproute2 (live capture on a veth pair), gopacket's test vectors (sFlow
-# datagrams from real switches).
-SYSTEM_PACKAGES="python3-venv python3-dev tshark tcpdump tcpreplay pmacct fastnetmon iproute2 libcap2-bin libpcap0.8 golang-github-gopacket-gopacket-dev"
+# datagrams from real switches), chromium (the dashboard's browser tests, through Playwright).
+SYSTEM_PACKAGES="python3-venv python3-dev tshark tcpdump tcpreplay pmacct fastnetmon iproute2 libcap2-bin libpcap0.8 golang-github-gopacket-gopacket-dev chromium fonts-liberation"
 
 if [ "$minimal" = 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -46,6 +46,11 @@ class SourcesConfig(BaseModel):
     pcap: list[Path] = Field(default_factory=list)
     """Capture files replayed into the stream once, at start."""
 
+    replay: Literal["as-captured", "live"] = "as-captured"
+    """How ``pcap`` files are replayed: ``as-captured`` keeps their timestamps and reads them
+    as fast as possible; ``live`` shifts them to start now and releases packets at their
+    time, as if they arrived on an interface (the dashboard then shows them as recent)."""
+
     sflow_port: int | None = Field(default=None, ge=1, le=65535)
     """Receive sFlow v5 on this UDP port (6343 is the standard one)."""
 
@@ -54,6 +59,37 @@ class SourcesConfig(BaseModel):
 
     filter: str | None = None
     """BPF filter for ``interface``, as tcpdump takes it."""
+
+
+class AnalyticsSettings(BaseModel):
+    """The embedded analytics store behind the dashboard (docs/analytics.md)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    enabled: bool = True
+    """Keep the store and serve the dashboard at ``/dashboard``."""
+
+    from_stream: bool = True
+    """Feed the store from this service's own record stream. Turn it off when the records
+    reach the store another way (a Logpush job to the built-in receiver), or they count twice."""
+
+    raw_days: float = Field(default=7.0, gt=0)
+    """Days every sample is kept; older ones are rolled up per minute."""
+
+    minute_days: float = Field(default=30.0, gt=0)
+    """Days the per-minute roll-up is kept; older minutes are rolled up per hour."""
+
+    hour_days: float = Field(default=365.0, gt=0)
+    """Days the per-hour roll-up is kept."""
+
+
+class ReceiverSettings(BaseModel):
+    """The built-in log receiver (docs/receiver.md): Splunk HEC and HTTP Logpush endpoints."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    enabled: bool = True
+    """Accept logs at ``/services/collector`` (HEC) and ``/logpush`` into the analytics store."""
 
 
 class Settings(EnrichConfig):
@@ -67,6 +103,12 @@ class Settings(EnrichConfig):
 
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     """The packet sources of ``netlogpush serve``."""
+
+    analytics: AnalyticsSettings = Field(default_factory=AnalyticsSettings)
+    """The analytics store and the dashboard."""
+
+    receiver: ReceiverSettings = Field(default_factory=ReceiverSettings)
+    """The built-in log receiver."""
 
     def effective_mitigation(self) -> MitigationConfig:
         """The mitigation settings the systems run with.

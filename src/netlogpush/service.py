@@ -8,6 +8,9 @@ keeping one ``JobRunner`` per enabled job in step with the job store:
 - the ``JobSupervisor`` starts, restarts (when a job's settings change) and stops runners,
   each a durable consumer of the stream with its own sender and dead-letter store, and writes
   their ``last_complete``/``last_error``/``error_message`` back to the job store;
+- the analytics store (``SiemSide``) is fed from the stream and from the built-in receiver
+  (Splunk HEC at ``/services/collector``, HTTP Logpush at ``/logpush``) and answers the
+  dashboard at ``/dashboard``;
 - the API (``/client/v4``) and ``/metrics`` are served by uvicorn in the main thread, which
   also handles SIGTERM and SIGINT; on the way out the sources stop first, then every runner
   flushes what it holds, and what could not be sent stays un-acked for the next start.
@@ -27,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from netlogpush.config import Settings
 from netlogpush.decode.frames import FrameBatch
 from netlogpush.logpush.live import LiveFeed
 from netlogpush.mitigation.reload import Reloader, SettingsStore
 from netlogpush.pipeline import Pipeline
+from netlogpush.receiver.tokens import HecTokenStore
 from netlogpush.stream.interface import RecordStream
 
 log = logging.getLogger(__name__)
@@ -85,6 +90,10 @@ class Ingest:
         if stop is not None:
             self.stoppers.append(stop)
         thread.start()
+
+    def finished(self) -> bool:
+        """Whether every source has ended (capture files replayed to the end)."""
+        return not any(thread.is_alive() for thread in self.threads)
 
     def stop(self, timeout: float = 10.0) -> None:
         for stop in self.stoppers:
@@ -203,16 +212,121 @@ class JobSupervisor:
         self.runners.clear()
 
 
+DAY_NS = 86_400 * 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class TlsListen:
+    """Where to serve the API, receiver and dashboard over HTTPS too."""
+
+    host: str
+    port: int
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Running:
+    """What ``serve`` hands its caller once everything is started (the demo drives it)."""
+
+    url: str  # http://HOST:PORT
+    tls_url: str | None  # https://HOST:PORT when serving HTTPS too
+    ingest: Ingest
+    supervisor: JobSupervisor
+    siem: SiemSide | None
+    shutdown: Callable[[], None]  # as SIGTERM: drain the sources and jobs, then stop
+
+
+class SiemSide:
+    """The analytics store, its feeds (the stream, the receiver) and the dashboard's routes."""
+
+    def __init__(self, settings: Settings, stream: RecordStream, data_dir: Path) -> None:
+        from netlogpush.analytics import AnalyticsStore, Queries, Retention
+        from netlogpush.analytics.feed import StreamFeed
+        from netlogpush.analytics.sink import StoreSink
+
+        a = settings.analytics
+        retention = Retention(
+            int(a.raw_days * DAY_NS), int(a.minute_days * DAY_NS), int(a.hour_days * DAY_NS)
+        )
+        self.store = AnalyticsStore(data_dir / "analytics.duckdb", retention)
+        self.queries = Queries(self.store)
+        self.sink = StoreSink(self.store)
+        self.feed = StreamFeed(stream, self.store) if a.from_stream else None
+        self.receivers: dict[str, Any] = {}
+        self.receive = settings.receiver.enabled
+
+    def mount(self, app: FastAPI, hec_tokens: HecTokenStore, rules_api: bool) -> None:
+        from fastapi.responses import RedirectResponse
+
+        from netlogpush.dashboard import create_dashboard_router
+
+        if self.receive:
+            from netlogpush.receiver import HecReceiver, HttpLogpushReceiver
+
+            self.receivers = {
+                "hec": HecReceiver(hec_tokens, self.sink),
+                "http_logpush": HttpLogpushReceiver(hec_tokens, self.sink),
+            }
+            for receiver in self.receivers.values():
+                app.router.routes.extend(receiver.routes())
+        app.include_router(create_dashboard_router(self.queries, rules_api=rules_api))
+
+        @app.get("/", include_in_schema=False)
+        def home() -> RedirectResponse:
+            return RedirectResponse("/dashboard")
+
+    def start(self) -> None:
+        if self.feed is not None:
+            self.feed.start()
+
+    def stop(self) -> None:
+        if self.feed is not None:
+            self.feed.stop(timeout=15.0)
+        self.store.close()
+
+    def prometheus(self) -> str:
+        """The receiver's and the store's counters, in Prometheus text format."""
+        lines = [
+            "# HELP netlogpush_receiver_requests_total Receiver requests by endpoint and outcome.",
+            "# TYPE netlogpush_receiver_requests_total counter",
+        ]
+        for kind, receiver in self.receivers.items():
+            for outcome, n in sorted(receiver.stats.as_dict()["requests"].items()):
+                lines.append(
+                    f'netlogpush_receiver_requests_total{{endpoint="{kind}",outcome="{outcome}"}} {n}'
+                )
+        lines += [
+            "# HELP netlogpush_analytics_records_total Records offered to the analytics store.",
+            "# TYPE netlogpush_analytics_records_total counter",
+        ]
+        feeds = {"receiver": self.sink.stats()}
+        if self.feed is not None:
+            feeds["stream"] = self.feed.stats()
+        for source, stats in feeds.items():
+            for result in ("inserted", "duplicates", "late"):
+                lines.append(
+                    f'netlogpush_analytics_records_total{{source="{source}",result="{result}"}} '
+                    f"{int(stats.get(result, 0))}"
+                )
+        return "\n".join(lines) + "\n"
+
+
 def serve(
     pipeline: Pipeline,
     data_dir: Path,
     host: str,
     port: int,
     sources: Iterable[tuple[str, Iterator[FrameBatch], Callable[[], None] | None]],
-    on_ready: Callable[[str], None] | None = None,
+    on_ready: Callable[[Running], None] | None = None,
     settings: Settings | None = None,
+    tls: TlsListen | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT, then shut down cleanly.
+    """Run until SIGTERM or SIGINT (or ``Running.shutdown``), then shut down cleanly.
+
+    Shutting down stops the sources and flushes every job while the server still answers,
+    so a job whose destination is this service's own receiver delivers its last batch; a
+    second signal skips the wait.
 
     With ``settings`` (what ``pipeline`` was built from), the mitigation rules are served on
     the API too, and a change there reaches the running systems between two batches.
@@ -238,30 +352,75 @@ def serve(
     supervisor = JobSupervisor(state.jobs, stream, data_dir)
     state.metrics_provider = supervisor.metrics_snapshot
     app = create_app(state)
+    effective = settings or Settings()
+    siem = SiemSide(effective, stream, data_dir) if effective.analytics.enabled else None
+    if siem is not None:
+        siem.mount(app, state.hec_tokens, rules_api=state.rules is not None)
 
     @app.get("/metrics", include_in_schema=False)
     def metrics() -> PlainTextResponse:
-        return PlainTextResponse(render_prometheus(supervisor.metrics))
+        text = render_prometheus(supervisor.metrics)
+        return PlainTextResponse(text + (siem.prometheus() if siem is not None else ""))
 
     ingest = Ingest(pipeline, stream, reloader=reloader, live=state.live)
     supervisor.start()
+    if siem is not None:
+        siem.start()
     for name, batches, stop in sources:
         ingest.add(name, batches, stop)
     server = _Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio")
     )
+    # The same app on HTTPS as well: Logpush only sends to HTTPS endpoints.
+    tls_server = None
+    if tls is not None:
+        tls_server = _Server(
+            uvicorn.Config(
+                app, host=tls.host, port=tls.port, log_level="warning", ws="websockets-sansio",
+                ssl_certfile=str(tls.cert), ssl_keyfile=str(tls.key),
+            )
+        )  # fmt: skip
+        tls_thread = threading.Thread(target=tls_server.run, name="https", daemon=True)
+        tls_thread.start()
+
+    stopping = threading.Event()
+
+    def exit_servers() -> None:
+        for srv in (server, tls_server):
+            if srv is not None:
+                srv.should_exit = True
+
+    def drain() -> None:
+        try:
+            ingest.stop()
+            supervisor.stop()
+        finally:
+            exit_servers()
+
+    def shutdown() -> None:
+        if stopping.is_set():
+            exit_servers()
+            return
+        stopping.set()
+        threading.Thread(target=drain, name="shutdown", daemon=True).start()
 
     def on_signal(signum: int, frame: object) -> None:
-        server.should_exit = True
+        shutdown()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     if on_ready is not None:
-        on_ready(f"http://{host}:{port}/client/v4")
+        tls_url = None if tls is None else f"https://{tls.host}:{tls.port}"
+        on_ready(Running(f"http://{host}:{port}", tls_url, ingest, supervisor, siem, shutdown))
     try:
         server.run()  # returns once a signal asked it to
     finally:
+        exit_servers()
+        if tls_server is not None:
+            tls_thread.join(10.0)
         ingest.stop()
         supervisor.stop()
+        if siem is not None:
+            siem.stop()
         stream.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

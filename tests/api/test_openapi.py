@@ -22,6 +22,10 @@ OPENAPI = "/client/v4/openapi.json"
 OPERATIONS = {
     ("get", "/client/v4/user/tokens/verify"),
     ("get", "/client/v4/accounts/{account_id}/logpush/jobs"),
+    ("get", "/client/v4/accounts/{account_id}/receiver/hec_tokens"),
+    ("post", "/client/v4/accounts/{account_id}/receiver/hec_tokens"),
+    ("patch", "/client/v4/accounts/{account_id}/receiver/hec_tokens/{token_id}"),
+    ("delete", "/client/v4/accounts/{account_id}/receiver/hec_tokens/{token_id}"),
     ("post", "/client/v4/accounts/{account_id}/logpush/jobs"),
     ("get", "/client/v4/accounts/{account_id}/logpush/jobs/{job_id}"),
     ("put", "/client/v4/accounts/{account_id}/logpush/jobs/{job_id}"),

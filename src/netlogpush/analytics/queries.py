@@ -24,17 +24,21 @@ have dropped). A per-system view (``system=...``) counts every sample of that on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from netlogpush.analytics.store import (
+    AGGREGATES,
+    COUNTING_COLUMNS,
+    MINUTE_NS,
     NS_PER_S,
-    RAW_ONLY_DIMENSIONS,
     ROLLUP_DIMENSIONS,
+    Aggregate,
     AnalyticsStore,
     is_int_field,
 )
+from netlogpush.dataset.records import SCHEMA
 
 Dialect = Literal["duckdb", "clickhouse"]
 Counting = Literal["outcome", "verdict"]
@@ -63,7 +67,7 @@ DIMENSIONS: dict[str, str] = {
     "protocol_state": "ProtocolState",
 }
 
-_SRC_COLUMNS: tuple[str, ...] = ("Datetime", *ROLLUP_DIMENSIONS, *RAW_ONLY_DIMENSIONS)
+SCHEMA_NAMES: tuple[str, ...] = tuple(SCHEMA.names)
 
 
 def _lit(value: str | int) -> str:
@@ -132,32 +136,113 @@ def _dropped(counting: Counting) -> str:
     return "Outcome = 'drop'" if counting == "outcome" else "Verdict = 'drop'"
 
 
-def _source(v: View) -> str:
-    """The ``src`` CTE: the three tiers as one relation with ``packets``/``bytes`` per row,
-    an ``action`` column, and only the rows the counting rule counts."""
-    rng = f"Datetime >= {int(v.start_ns)} AND Datetime < {int(v.end_ns)}"
-    raw_cols = ", ".join(_SRC_COLUMNS)
-    roll_cols = ", ".join(
-        c
-        if c in ROLLUP_DIMENSIONS or c == "Datetime"
-        else (f"0 AS {c}" if is_int_field(c) else f"'' AS {c}")
-        for c in _SRC_COLUMNS
+# The samples an attack query looks at: dosd's, with an AttackID (agg_attack_minute's rows).
+ATTACK_ROWS = "MitigationSystem = 'dosd' AND AttackID <> ''"
+_SPANS = ("first_ns", "last_ns")  # first and last Datetime of a source row
+
+
+def _needs(v: View, need: Iterable[str]) -> set[str]:
+    """The stored columns a query over ``v`` reads: ``need`` (dimension columns, ``action``,
+    ``first_ns``/``last_ns``), the filters' columns and the counting rule's."""
+    cols = {c for c in need if c not in ("action", *_SPANS)}
+    cols |= {_column(f.dimension) for f in v.filters} - {"action"}
+    return cols | set(COUNTING_COLUMNS)
+
+
+def _plan(v: View, cols: set[str], step_s: int | None, rows: str, spans: bool) -> Aggregate | None:
+    """The aggregate to read whole buckets from, or None (samples only). It must hold every
+    column, cover the rows asked for, have buckets that divide ``step_s`` (time series), and
+    keep first/last times if asked. The first that fits wins: AGGREGATES is smallest first,
+    except that an aggregate kept for exactly ``rows`` goes before the general ones."""
+    ordered = sorted(AGGREGATES, key=lambda a: a.rows != rows or not rows)
+    for agg in ordered:
+        if agg.rows and agg.rows != rows:
+            continue
+        if not cols <= set(agg.dims) or (spans and not agg.spans):
+            continue
+        if step_s is not None and (step_s * NS_PER_S) % agg.step_ns:
+            continue
+        if agg.step_ns > v.end_ns - v.start_ns:
+            continue  # not one whole bucket fits in the range
+        return agg
+    return None
+
+
+def _source(
+    v: View,
+    need: Iterable[str],
+    step_s: int | None = None,
+    rows: str = "",
+    name: str = "src",
+) -> str:
+    """A CTE ``name``: the samples of ``v`` (time range, tab, filters, counting rule, and
+    ``rows``, a condition on columns that ``need`` names), one relation with the ``need``ed columns, ``packets``/``bytes``/``samples``
+    per row and an ``action`` column. ``step_s``: the query buckets time by that many seconds.
+
+    It is the union of disjoint parts (docs/analytics.md): an aggregate's whole buckets inside
+    the range (``_plan``), raw samples for the partial buckets at both ends (or for the whole
+    range without an aggregate), and the roll-up tiers for time the raw tier no longer has.
+    """
+    need = set(need)
+    cols = _needs(v, need)
+    spans = bool(need & set(_SPANS))
+    agg = _plan(v, cols, step_s, rows, spans)
+    s, e = int(v.start_ns), int(v.end_ns)
+    out = sorted(cols)
+
+    def select(have: Iterable[str], measures: str, span: str) -> str:
+        have = set(have)
+        parts = ["Datetime"]
+        for c in out:
+            if c in have:
+                parts.append(c)
+            else:  # the roll-up tiers have no per-address columns
+                parts.append(f"0 AS {c}" if is_int_field(c) else f"'' AS {c}")
+        parts.append(measures)
+        if spans:
+            parts.append(span)
+        return ", ".join(parts)
+
+    raw = select(
+        SCHEMA_NAMES,
+        "CAST(SampleInterval AS HUGEINT) AS packets, "
+        "CAST(IPTotalLength AS HUGEINT) * SampleInterval AS bytes, 1 AS samples",
+        "Datetime AS first_ns, Datetime AS last_ns",
     )
+    roll = select(
+        ROLLUP_DIMENSIONS, "packets, bytes, samples", "Datetime AS first_ns, Datetime AS last_ns"
+    )
+    branches = []
+    if agg is None:
+        branches.append(f"SELECT {raw} FROM records WHERE Datetime >= {s} AND Datetime < {e}")
+    else:
+        # Whole buckets [lo, hi) from the aggregate, samples for [s, lo) and [hi, e).
+        lo = -(-s // agg.step_ns) * agg.step_ns
+        hi = e // agg.step_ns * agg.step_ns
+        span = "first_ns, last_ns" if agg.spans else "Datetime AS first_ns, Datetime AS last_ns"
+        branches += [
+            f"SELECT {raw} FROM records WHERE Datetime >= {s} AND Datetime < {lo}",
+            f"SELECT {select(agg.dims, 'packets, bytes, samples', span)} FROM {agg.table} "
+            f"WHERE Datetime >= {lo} AND Datetime < {hi}",
+            f"SELECT {raw} FROM records WHERE Datetime >= {hi} AND Datetime < {e}",
+        ]
+    rng = f"Datetime >= {s} AND Datetime < {e}"
+    branches += [
+        f"SELECT {roll} FROM {tier} WHERE {rng}" for tier in ("rollup_minute", "rollup_hour")
+    ]
     dropped = _dropped(v.counting)
     if v.system is None:
         keep = f"({dropped}) OR MitigationSystem = {_lit(v.pass_stage)}"
     else:
         keep = f"MitigationSystem = {_lit(v.system)}"
-    where = " AND ".join([f"({keep})", *(f"({f.sql()})" for f in v.filters)])
+    where = " AND ".join(
+        [f"({keep})", *([f"({rows})"] if rows else []), *(f"({f.sql()})" for f in v.filters)]
+    )
     return (
-        "src AS (SELECT * FROM ("
+        f"{name} AS (SELECT * FROM ("
         f"SELECT *, CASE WHEN {dropped} THEN 'drop' ELSE 'pass' END AS action FROM ("
-        f"SELECT {raw_cols}, CAST(SampleInterval AS HUGEINT) AS packets, "
-        f"CAST(IPTotalLength AS HUGEINT) * SampleInterval AS bytes, 1 AS samples "
-        f"FROM records WHERE {rng} "
-        f"UNION ALL SELECT {roll_cols}, packets, bytes, samples FROM rollup_minute WHERE {rng} "
-        f"UNION ALL SELECT {roll_cols}, packets, bytes, samples FROM rollup_hour WHERE {rng}"
-        f") AS tiers) AS labelled WHERE {where})"
+        + " UNION ALL ".join(branches)
+        + f") AS tiers) AS labelled WHERE {where})"
     )
 
 
@@ -166,8 +251,14 @@ def _measure(metric: Metric) -> str:
 
 
 def _bucket(v: View, bucket_s: int) -> str:
+    """A row's bucket start. Buckets are ``bucket_s`` long from the range's start; for whole
+    minutes they start from the range's start *minute*, so that a minute never straddles
+    two buckets and the per-minute aggregates can serve them (the first bucket is partial)."""
     step = int(bucket_s) * NS_PER_S
-    return f"{int(v.start_ns)} + (Datetime - {int(v.start_ns)}) // {step} * {step}"
+    origin = int(v.start_ns)
+    if step % MINUTE_NS == 0:
+        origin -= origin % MINUTE_NS
+    return f"{origin} + (Datetime - {origin}) // {step} * {step}"
 
 
 def sql_timeseries(
@@ -176,7 +267,7 @@ def sql_timeseries(
     """Rows (bucket_ns, key, value, rate_per_s); keys beyond the ``top`` largest become 'Other'."""
     col = _column(dimension)
     return (
-        f"WITH {_source(v)}, "
+        f"WITH {_source(v, [col], bucket_s)}, "
         f"ranked AS (SELECT CAST({col} AS VARCHAR) AS k FROM src GROUP BY 1 "
         f"ORDER BY {_measure(metric)} DESC, 1 LIMIT {int(top)}), "
         f"bucketed AS (SELECT {_bucket(v, bucket_s)} AS bucket, "
@@ -191,7 +282,7 @@ def sql_timeseries(
 def sql_top(v: View, dimension: str, metric: Metric = "packets", n: int = 10) -> str:
     col = _column(dimension)
     return (
-        f"WITH {_source(v)} SELECT CAST({col} AS VARCHAR) AS key, {_measure(metric)} AS value "
+        f"WITH {_source(v, [col])} SELECT CAST({col} AS VARCHAR) AS key, {_measure(metric)} AS value "
         f"FROM src GROUP BY 1 ORDER BY value DESC, key LIMIT {int(n)}"
     )
 
@@ -199,7 +290,7 @@ def sql_top(v: View, dimension: str, metric: Metric = "packets", n: int = 10) ->
 def sql_totals(v: View) -> str:
     """One row: packets, bytes, dropped packets, dropped bytes."""
     return (
-        f"WITH {_source(v)} SELECT coalesce(sum(packets), 0), coalesce(sum(bytes), 0), "
+        f"WITH {_source(v, ['action'])} SELECT coalesce(sum(packets), 0), coalesce(sum(bytes), 0), "
         f"coalesce(sum(CASE WHEN action = 'drop' THEN packets ELSE 0 END), 0), "
         f"coalesce(sum(CASE WHEN action = 'drop' THEN bytes ELSE 0 END), 0) FROM src"
     )
@@ -209,16 +300,19 @@ def sql_attack_count(v: View) -> str:
     """Distinct AttackIDs among dosd's samples, as Cloudflare counts attacks (spec §1.3): from
     every dosd sample, enforced or not, so a log-only mitigation is an attack too."""
     return (
-        f"WITH {_source(_attack_view(v))} SELECT count(DISTINCT AttackID) FROM src "
-        "WHERE AttackID <> ''"
+        f"WITH {_source(_attack_view(v), ['AttackID'], rows=ATTACK_ROWS)} "
+        "SELECT count(DISTINCT AttackID) FROM src"
     )
 
 
 def sql_top_source(v: View) -> str:
-    """The source IP with the most dropped packets (one row, or none)."""
+    """The source IP with the most dropped packets (one row, or none). Addresses are in the
+    raw tier only, so this one always reads samples."""
+    src = _source(v, ["IPSourceAddress", "action"], rows="IPSourceAddress <> ''")
     return (
-        f"WITH {_source(v)} SELECT IPSourceAddress, sum(packets) AS p FROM src "
-        f"WHERE action = 'drop' AND IPSourceAddress <> '' GROUP BY 1 ORDER BY p DESC, 1 LIMIT 1"
+        f"WITH {src} "
+        "SELECT IPSourceAddress, sum(packets) AS p FROM src "
+        "WHERE action = 'drop' GROUP BY 1 ORDER BY p DESC, 1 LIMIT 1"
     )
 
 
@@ -228,29 +322,53 @@ def _attack_view(v: View) -> View:
     return View(v.start_ns, v.end_ns, "dosd", v.filters, v.counting, v.pass_stage)
 
 
+def _attack_per_bucket(v: View, bucket_s: int) -> str:
+    a = _attack_view(v)
+    cols = ["AttackID", "AttackVector", "IPDestinationAddress", *_SPANS]
+    return (
+        f"{_source(a, cols, bucket_s, rows=ATTACK_ROWS, name='att')}, "
+        f"per_bucket AS (SELECT AttackID, {_bucket(a, bucket_s)} AS bucket, sum(packets) AS p, "
+        f"sum(bytes) AS b FROM att GROUP BY 1, 2)"
+    )
+
+
+def sql_attack_peak(v: View, bucket_s: int = 60) -> str:
+    """One row: the largest attack's peak packet and bit rates over ``bucket_s`` buckets."""
+    return (
+        f"WITH {_attack_per_bucket(v, bucket_s)} SELECT coalesce(max(p), 0) / {int(bucket_s)}, "
+        f"coalesce(max(b), 0) * 8 / {int(bucket_s)} FROM per_bucket"
+    )
+
+
 def sql_attacks(v: View, bucket_s: int = 60, limit: int = 100, top_sources: int = 3) -> str:
     """One row per AttackID: start_ns, end_ns, vector, target, packets, bytes, peak pps, peak
-    bps (over ``bucket_s`` buckets), top source IPs (comma-separated, most packets first)."""
+    bps (over ``bucket_s`` buckets), top source IPs (comma-separated, most packets first).
+    The vector and the target are the AttackVector and destination with the most packets."""
     a = _attack_view(v)
+    sources = _source(
+        a,
+        ["AttackID", "IPSourceAddress"],
+        rows=f"{ATTACK_ROWS} AND IPSourceAddress <> ''",
+        name="att_src",
+    )
     return (
-        f"WITH {_source(a)}, att AS (SELECT * FROM src WHERE AttackID <> ''), "
-        f"per_bucket AS (SELECT AttackID, {_bucket(a, bucket_s)} AS bucket, sum(packets) AS p, "
-        f"sum(bytes) AS b FROM att GROUP BY 1, 2), "
+        f"WITH {_attack_per_bucket(v, bucket_s)}, {sources}, "
         f"peaks AS (SELECT AttackID, max(p) / {int(bucket_s)} AS peak_pps, "
         f"max(b) * 8 / {int(bucket_s)} AS peak_bps FROM per_bucket GROUP BY 1), "
         f"targets AS (SELECT AttackID, arg_max(IPDestinationAddress, p) AS target FROM ("
         f"SELECT AttackID, IPDestinationAddress, sum(packets) AS p FROM att GROUP BY 1, 2) GROUP BY 1), "
-        f"sources AS (SELECT AttackID, IPSourceAddress, sum(packets) AS p FROM att "
-        f"WHERE IPSourceAddress <> '' GROUP BY 1, 2 "
+        f"vectors AS (SELECT AttackID, arg_max(AttackVector, p) AS vector FROM ("
+        f"SELECT AttackID, AttackVector, sum(packets) AS p FROM att GROUP BY 1, 2) GROUP BY 1), "
+        f"sources AS (SELECT AttackID, IPSourceAddress, sum(packets) AS p FROM att_src GROUP BY 1, 2 "
         f"QUALIFY row_number() OVER (PARTITION BY AttackID ORDER BY p DESC, IPSourceAddress) <= {int(top_sources)}), "
         f"src_list AS (SELECT AttackID, string_agg(IPSourceAddress, ',' ORDER BY p DESC, IPSourceAddress) AS srcs "
         f"FROM sources GROUP BY 1), "
-        f"totals AS (SELECT AttackID, min(Datetime) AS start_ns, max(Datetime) AS end_ns, "
-        f"arg_max(AttackVector, packets) AS vector, sum(packets) AS packets, sum(bytes) AS bytes "
-        f"FROM att GROUP BY 1) "
-        f"SELECT t.AttackID, t.start_ns, t.end_ns, t.vector, g.target, t.packets, t.bytes, "
+        f"totals AS (SELECT AttackID, min(first_ns) AS start_ns, max(last_ns) AS end_ns, "
+        f"sum(packets) AS packets, sum(bytes) AS bytes FROM att GROUP BY 1) "
+        f"SELECT t.AttackID, t.start_ns, t.end_ns, w.vector, g.target, t.packets, t.bytes, "
         f"p.peak_pps, p.peak_bps, coalesce(s.srcs, '') FROM totals t "
         f"JOIN peaks p ON p.AttackID = t.AttackID JOIN targets g ON g.AttackID = t.AttackID "
+        f"JOIN vectors w ON w.AttackID = t.AttackID "
         f"LEFT JOIN src_list s ON s.AttackID = t.AttackID "
         f"ORDER BY t.packets DESC, t.AttackID LIMIT {int(limit)}"
     )
@@ -259,8 +377,8 @@ def sql_attacks(v: View, bucket_s: int = 60, limit: int = 100, top_sources: int 
 def sql_rules_hit(v: View, n: int = 10) -> str:
     """Rows (MitigationSystem, RuleID, RuleName, packets) of samples that matched a rule."""
     return (
-        f"WITH {_source(v)} SELECT MitigationSystem, RuleID, max(RuleName), sum(packets) AS p "
-        f"FROM src WHERE RuleID <> '' GROUP BY 1, 2 ORDER BY p DESC, 2 LIMIT {int(n)}"
+        f"WITH {_source(v, ['RuleID', 'RuleName'])} SELECT MitigationSystem, RuleID, max(RuleName), "
+        f"sum(packets) AS p FROM src WHERE RuleID <> '' GROUP BY 1, 2 ORDER BY p DESC, 2 LIMIT {int(n)}"
     )
 
 
@@ -268,7 +386,8 @@ def sql_atp_reasons(v: View) -> str:
     """Advanced TCP Protection: packets per (MitigationReason, ProtocolState)."""
     a = View(v.start_ns, v.end_ns, "flowtrackd", v.filters, v.counting, v.pass_stage)
     return (
-        f"WITH {_source(a)} SELECT MitigationReason, ProtocolState, sum(packets) AS p FROM src "
+        f"WITH {_source(a, ['MitigationReason', 'ProtocolState'])} SELECT MitigationReason, "
+        f"ProtocolState, sum(packets) AS p FROM src "
         f"WHERE MitigationReason <> '' GROUP BY 1, 2 ORDER BY p DESC, 1, 2"
     )
 
@@ -280,6 +399,7 @@ def all_queries(v: View) -> dict[str, str]:
         "top": sql_top(v, "source_asn"),
         "totals": sql_totals(v),
         "attack_count": sql_attack_count(v),
+        "attack_peak": sql_attack_peak(v),
         "top_source": sql_top_source(v),
         "attacks": sql_attacks(v),
         "rules_hit": sql_rules_hit(v),
@@ -334,7 +454,13 @@ class Queries:
         self.store = store
 
     def _rows(self, sql: str) -> list[tuple[Any, ...]]:
-        return self.store.con.execute(sql).fetchall()
+        # A cursor per query: the dashboard answers from several threads while the feed
+        # writes, and one DuckDB connection must not be used by two threads at once.
+        cursor = self.store.con.cursor()
+        try:
+            return cursor.execute(sql).fetchall()
+        finally:
+            cursor.close()
 
     def timeseries(
         self,
@@ -386,7 +512,7 @@ class Queries:
 
     def summary(self, v: View, bucket_s: int = 60) -> Summary:
         now, before = self._totals(v), self._totals(v.previous())
-        attacks = self.attacks(v, bucket_s, limit=1_000_000)
+        peak_pps, peak_bps = self._rows(sql_attack_peak(v, bucket_s))[0]
         top = self._rows(sql_top_source(v))
         change: dict[str, float | None] = {
             k: (None if before[k] == 0 else (now[k] - before[k]) * 100.0 / before[k]) for k in now
@@ -400,8 +526,8 @@ class Queries:
             mitigated_pct=now["dropped_packets"] * 100.0 / now["packets"]
             if now["packets"]
             else 0.0,
-            largest_attack_pps=max((a.peak_pps for a in attacks), default=0.0),
-            largest_attack_bps=max((a.peak_bps for a in attacks), default=0.0),
+            largest_attack_pps=float(peak_pps),
+            largest_attack_bps=float(peak_bps),
             top_source=str(top[0][0]) if top else "",
             previous=before,
             change_pct=change,

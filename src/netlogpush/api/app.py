@@ -17,6 +17,7 @@ from fastapi.security import HTTPBearer
 from netlogpush.api.auth import TokenStore, authenticate
 from netlogpush.api.deadletters import build_deadletters_router
 from netlogpush.api.envelope import FAILURES, HANDLERS, TOKEN_VALID, Envelope, ok
+from netlogpush.api.hec_tokens import build_hec_tokens_router
 from netlogpush.api.jobs import JobStore, build_router
 from netlogpush.api.live import build_live_router
 from netlogpush.api.ownership import ChallengeSigner, DestinationIO
@@ -28,6 +29,7 @@ from netlogpush.api.validate import build_router as validate_router
 from netlogpush.logpush.live import LiveFeed
 from netlogpush.mitigation.atp_api import AdvancedTcpProtection
 from netlogpush.mitigation.rulesets import PhaseEntrypoints
+from netlogpush.receiver.tokens import HecTokenStore
 
 BASE = "/client/v4"
 
@@ -39,6 +41,8 @@ class ApiState:
     data_dir: Path
     tokens: TokenStore = field(init=False)
     jobs: JobStore = field(init=False)
+    #: The built-in receiver's HEC tokens (``/services/collector``, ``/logpush``).
+    hec_tokens: HecTokenStore = field(init=False)
     #: No per-account limit is documented (spec §2.1); None means none.
     max_jobs_per_dataset: int | None = None
     #: Set by the service: a running job's delivery counters by job id (None: not running).
@@ -59,6 +63,7 @@ class ApiState:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.tokens = TokenStore(self.data_dir)
         self.jobs = JobStore(self.data_dir)
+        self.hec_tokens = HecTokenStore(self.data_dir)
         self.ownership = ChallengeSigner(self.data_dir)
 
     def admit_destination(self, account_id: str, conf: str, challenge: str | None) -> None:
@@ -106,6 +111,7 @@ def create_app(state: ApiState | str | Path) -> FastAPI:
     root.include_router(validate_router())
     root.include_router(build_deadletters_router())
     root.include_router(build_rules_router())
+    root.include_router(build_hec_tokens_router())
     app.include_router(root, dependencies=[Security(bearer)])
     app.include_router(build_live_router(), prefix=BASE)  # authenticates in the handshake
     _tidy_openapi(app)

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from netlogpush.api._jsonfile import locked, read_json, write_json
+from netlogpush._jsonfile import locked, read_json, write_json
 from netlogpush.api.envelope import (
     AUTHENTICATION_ERROR,
     INVALID_ACCESS_TOKEN,

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi import Path as PathParam
 
-from netlogpush.api._jsonfile import locked, read_json, write_json
+from netlogpush._jsonfile import locked, read_json, write_json
 from netlogpush.api.auth import LOGS_WRITE, TokenStore, authenticate, require
 from netlogpush.api.envelope import (
     FAILURES,

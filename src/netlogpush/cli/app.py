@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import typer
@@ -15,12 +15,16 @@ from rich.table import Table
 from netlogpush import __version__
 from netlogpush._runtime import tune_allocator
 from netlogpush.cli.deadletters import deadletters_app
+from netlogpush.cli.hec_tokens import hec_tokens_app
 from netlogpush.cli.output import OutputFormat, RecordWriter
 from netlogpush.config import Settings, SettingsError, load_settings
 from netlogpush.dataset.fields import FIELDS, FIELDS_BY_NAME, fields_api_result
 from netlogpush.dataset.timestamps import TIMESTAMP_FORMATS
 from netlogpush.pipeline import Pipeline, pipeline_from_settings
 from netlogpush.sources.pcap import CaptureFormatError
+
+if TYPE_CHECKING:
+    from netlogpush.service import TlsListen
 
 HELP = """\
 netlogpush turns packets into Cloudflare-format [bold]Network Analytics Logs[/bold].
@@ -47,6 +51,7 @@ tokens_app = typer.Typer(
 )
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(deadletters_app, name="deadletters")
+app.add_typer(hec_tokens_app, name="hec-tokens")
 DataDirOption = Annotated[
     Path,
     typer.Option(
@@ -290,6 +295,14 @@ def serve(
         list[Path] | None,
         typer.Option("--pcap", help="Capture file(s) to replay into the stream once."),
     ] = None,
+    replay: Annotated[
+        str | None,
+        typer.Option(
+            "--replay",
+            help="as-captured (default: original times, full speed) or live (times shifted to "
+            "now, packets released at their time, as on an interface).",
+        ),
+    ] = None,
     sflow_port: Annotated[
         int | None, typer.Option("--sflow-port", help="Receive sFlow v5 on this UDP port.")
     ] = None,
@@ -300,6 +313,20 @@ def serve(
     listen: Annotated[
         str, typer.Option("--listen", help="HOST:PORT of the API and /metrics.")
     ] = "127.0.0.1:8080",
+    tls_listen: Annotated[
+        str | None,
+        typer.Option(
+            "--tls-listen",
+            help="HOST:PORT to serve the same API, receiver and dashboard over HTTPS "
+            "(Logpush only sends to HTTPS).",
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option("--tls-cert", help="PEM certificate for --tls-listen.")
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="PEM private key for --tls-listen.")
+    ] = None,
     data_dir: DataDirOption = Path("netlogpush-data"),
     config: ConfigOption = None,
 ) -> None:
@@ -313,9 +340,12 @@ def serve(
     from netlogpush.service import serve as run_service
     from netlogpush.sources.pcap import CaptureReader
 
-    host, _, port_text = listen.rpartition(":")
-    if not host or not port_text.isdigit():
-        raise _fail(f"--listen must be HOST:PORT, e.g. 127.0.0.1:8080, not {listen!r}")
+    host, port_number = _hostport("--listen", listen)
+    tls = None
+    if tls_listen is not None:
+        tls = _tls(tls_listen, tls_cert, tls_key, data_dir)
+    elif tls_cert is not None or tls_key is not None:
+        raise _fail("--tls-cert and --tls-key go with --tls-listen")
     settings = _settings(config)
     try:
         pipeline = pipeline_from_settings(settings)
@@ -326,12 +356,20 @@ def serve(
     sflow_port = sflow_port if sflow_port is not None else configured.sflow_port
     interface = interface if interface is not None else configured.interface
     bpf = bpf if bpf is not None else configured.filter
+    replay = replay if replay is not None else configured.replay
+    if replay not in ("as-captured", "live"):
+        raise _fail(f"--replay must be as-captured or live, not {replay!r}")
     sources: list[tuple[str, Any, Any]] = []
     for path in [*configured.pcap, *(pcap or [])]:
         try:
-            sources.append((path.name, iter(CaptureReader(path)), None))
+            batches: Any = iter(CaptureReader(path))
         except (CaptureFormatError, OSError) as exc:
             raise _fail(str(exc)) from None
+        if replay == "live":
+            from netlogpush.sources.replay import replay_live
+
+            batches = replay_live(batches)
+        sources.append((path.name, batches, None))
     if sflow_port is not None:
         from netlogpush.sources.sflow import SflowCollector
 
@@ -346,10 +384,41 @@ def serve(
             raise _fail(str(exc)) from None
         sources.append((interface, capture.batches(), capture.stop))
     run_service(
-        pipeline, data_dir, host.strip("[]"), int(port_text), sources,
-        on_ready=lambda url: err.print(f"serving the Logpush API at {url}; SIGTERM or Ctrl-C to stop"),
-        settings=settings,
+        pipeline, data_dir, host, port_number, sources,
+        on_ready=lambda run: err.print(
+            f"serving the Logpush API at {run.url}/client/v4, the dashboard at "
+            f"{run.url}/dashboard, Splunk HEC at {run.url}/services/collector; "
+            "SIGTERM or Ctrl-C to stop"
+        ),
+        settings=settings, tls=tls,
     )  # fmt: skip
+
+
+def _hostport(option: str, text: str) -> tuple[str, int]:
+    host, _, port_text = text.rpartition(":")
+    if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise _fail(f"{option} must be HOST:PORT, e.g. 127.0.0.1:8080, not {text!r}")
+    return host.strip("[]"), int(port_text)
+
+
+def _tls(listen: str, cert: Path | None, key: Path | None, data_dir: Path) -> TlsListen:
+    from netlogpush.service import TlsListen
+    from netlogpush.tls import self_signed
+
+    host, port = _hostport("--tls-listen", listen)
+    if (cert is None) != (key is None):
+        raise _fail("give both --tls-cert and --tls-key, or neither (a self-signed pair)")
+    if cert is None or key is None:
+        made = self_signed(data_dir / "tls")
+        err.print(
+            f"--tls-listen: no certificate given; using a self-signed one ({made.cert}). "
+            "Jobs sending here need insecure-skip-verify=true."
+        )
+        cert, key = made.cert, made.key
+    for path in (cert, key):
+        if not path.is_file():
+            raise _fail(f"no such file: {path}")
+    return TlsListen(host, port, cert, key)
 
 
 @tokens_app.command("create")
@@ -433,14 +502,38 @@ def demo(
         str, typer.Option("--scenario", help="Attack to mix in (netlogpush generate x --list).")
     ] = "ntp-reflection",
     duration: Annotated[
-        float, typer.Option("--duration", min=2.0, help="Seconds of traffic to generate.")
-    ] = 8.0,
+        float, typer.Option("--duration", min=4.0, help="Seconds of traffic, replayed live.")
+    ] = 30.0,
     sample_interval: Annotated[
         int, typer.Option("--sample-interval", min=1, help="Each system keeps 1 packet in N.")
     ] = 100,
-    show: Annotated[int, typer.Option("--show", help="How many records to print in full.")] = 2,
+    port: Annotated[int, typer.Option("--port", help="HTTP port (dashboard, API).")] = 8080,
+    tls_port: Annotated[
+        int, typer.Option("--tls-port", help="HTTPS port (the job's HEC destination).")
+    ] = 8443,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Keep the demo's state here (default: a temporary dir)."),
+    ] = None,
+    keep: Annotated[
+        bool | None,
+        typer.Option(
+            "--keep/--exit",
+            help="Keep serving after the replay (default in a terminal) or stop and print a summary.",
+        ),
+    ] = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open/--no-open", help="Open the dashboard in a browser.")
+    ] = True,
 ) -> None:
-    """Generate benign traffic with an attack in it, run it through the three systems, show the records."""
-    from netlogpush.cli.demo import run_demo
+    """The seed article's flow on one machine: traffic with an attack, the three systems, a
+    Logpush job to the built-in Splunk HEC receiver, and the dashboard, in under a minute.
 
-    run_demo(scenario, duration, sample_interval, show, Console())
+    Example: [green]netlogpush demo[/green], then open http://127.0.0.1:8080/dashboard.
+    """
+    from netlogpush.cli.demo import DemoOptions, run_demo
+
+    opts = DemoOptions(
+        scenario, duration, sample_interval, port, tls_port, data_dir, keep, open_browser
+    )
+    raise typer.Exit(run_demo(opts, Console()))

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from netlogpush.dataset.reader import RecordError
 from netlogpush.receiver._common import (
     Inflight,
     ReceiverConfig,
@@ -171,6 +172,9 @@ class HecReceiver:
             return hec_response(0)
         try:
             self.sink.on_records(records)
+        except RecordError as exc:  # a value of the wrong type: retrying cannot fix it
+            self.stats.count("invalid_format")
+            return hec_response(6, text=f"Invalid data format: {exc}")
         except Exception:  # a failing sink is the server's fault: 8 means retry
             self.stats.count("sink_error")
             return hec_response(8)

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from netlogpush.dataset.reader import RecordError
 from netlogpush.receiver._common import (
     Inflight,
     ReceiverConfig,
@@ -86,6 +87,9 @@ class HttpLogpushReceiver:
             return _json(200, ok=True, records=0, validation=True)
         try:
             self.sink.on_records(records)
+        except RecordError as exc:  # a value of the wrong type: retrying cannot fix it
+            self.stats.count("invalid_format")
+            return _json(400, error=str(exc), reason="invalid_format")
         except Exception:  # 5xx makes Logpush retry the batch
             self.stats.count("sink_error")
             return _json(500, error="sink failed")

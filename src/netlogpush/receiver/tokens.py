@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from netlogpush.api._jsonfile import locked, read_json, write_json
+from netlogpush._jsonfile import locked, read_json, write_json
 
 HEC_TOKENS_FILE = "hec_tokens.json"
 
@@ -32,11 +32,14 @@ class HecToken:
     enabled: bool
     #: Indexes a sender may name; empty means any (Splunk's "allowed indexes").
     indexes: tuple[str, ...]
+    #: The API account that manages it ("" for tokens made with the CLI without --account):
+    #: another account's API token can neither list nor revoke it.
+    account: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "name": self.name, "created": self.created,
-            "enabled": self.enabled, "indexes": list(self.indexes),
+            "enabled": self.enabled, "indexes": list(self.indexes), "account": self.account,
         }  # fmt: skip
 
 
@@ -51,6 +54,7 @@ def _from_entry(entry: dict[str, Any]) -> HecToken:
         created=str(entry.get("created", "")),
         enabled=bool(entry.get("enabled", True)),
         indexes=tuple(str(i) for i in entry.get("indexes", ())),
+        account=str(entry.get("account", "")),
     )
 
 
@@ -71,7 +75,11 @@ class HecTokenStore:
         return data
 
     def create(
-        self, name: str = "", indexes: list[str] | None = None, token: str | None = None
+        self,
+        name: str = "",
+        indexes: list[str] | None = None,
+        token: str | None = None,
+        account: str = "",
     ) -> tuple[str, HecToken]:
         """Make a token; returns ``(secret, description)``. ``token`` lets tests and imports pick it."""
         secret = token if token is not None else str(uuid.uuid4())
@@ -83,6 +91,7 @@ class HecTokenStore:
             "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             "enabled": True,
             "indexes": list(indexes or []),
+            "account": account,
         }
         with locked(self.path):
             data = self._load()
@@ -92,16 +101,21 @@ class HecTokenStore:
             write_json(self.path, data)
         return secret, _from_entry(entry)
 
-    def list_tokens(self) -> list[HecToken]:
+    def list_tokens(self, account: str | None = None) -> list[HecToken]:
+        """Every token, or only ``account``'s."""
+        tokens = (_from_entry(e) for e in self._load()["tokens"].values())
         return sorted(
-            (_from_entry(e) for e in self._load()["tokens"].values()), key=lambda t: t.created
+            (t for t in tokens if account is None or t.account == account),
+            key=lambda t: (t.created, t.id),
         )
 
-    def _update(self, token_id: str, enabled: bool | None) -> bool:
+    def _update(self, token_id: str, enabled: bool | None, account: str | None) -> bool:
         with locked(self.path):
             data = self._load()
             for digest, entry in list(data["tokens"].items()):
-                if entry.get("id") == token_id:
+                if entry.get("id") == token_id and (
+                    account is None or entry.get("account", "") == account
+                ):
                     if enabled is None:
                         del data["tokens"][digest]
                     else:
@@ -110,13 +124,13 @@ class HecTokenStore:
                     return True
         return False
 
-    def revoke(self, token_id: str) -> bool:
-        """Delete a token by id; False if there was none."""
-        return self._update(token_id, None)
+    def revoke(self, token_id: str, account: str | None = None) -> bool:
+        """Delete a token by id (of ``account``, when given); False if there was none."""
+        return self._update(token_id, None, account)
 
-    def set_enabled(self, token_id: str, enabled: bool) -> bool:
+    def set_enabled(self, token_id: str, enabled: bool, account: str | None = None) -> bool:
         """Disable (Splunk code 1, "Token disabled") or re-enable a token by id."""
-        return self._update(token_id, enabled)
+        return self._update(token_id, enabled, account)
 
     def lookup(self, secret: str) -> HecToken | None:
         """The token for a presented secret, or None. Cheap: a stat and a dict lookup."""

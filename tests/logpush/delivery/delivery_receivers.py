@@ -17,10 +17,8 @@ record by record what arrived.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import gzip
 import http.server
-import ipaddress
 import shutil
 import socket
 import ssl
@@ -39,13 +37,10 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from netlogpush.dataset.records import make_table
 from netlogpush.testing.net import free_port
+from netlogpush.tls import Cert, self_signed
 
 HEC_TOKEN = "11111111-2222-3333-4444-555555555555"
 CHANNEL = "0E4E4C9B-5B8F-4B3A-9E1B-2F8E3C6D7A10"
@@ -54,43 +49,8 @@ CHANNEL = "0E4E4C9B-5B8F-4B3A-9E1B-2F8E3C6D7A10"
 # ---- certificates ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Cert:
-    cert: Path
-    key: Path
-
-
 def make_cert(directory: Path) -> Cert:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "netlogpush-test")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return Cert(cert_path, key_path)
+    return self_signed(directory, days=1, name="netlogpush-test")
 
 
 @pytest.fixture(scope="session")
