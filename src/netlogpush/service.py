@@ -302,7 +302,9 @@ class SiemSide:
         ]
         feeds = {"receiver": self.sink.stats()}
         if self.feed is not None:
-            feeds["stream"] = self.feed.stats()
+            fed = self.feed.stats()
+            feeds["stream"] = {"inserted": fed["ingested"], "duplicates": fed["duplicates"],
+                               "late": fed["late"]}  # fmt: skip
         for source, stats in feeds.items():
             for result in ("inserted", "duplicates", "late"):
                 lines.append(

@@ -83,6 +83,15 @@ class Serve:
         return self.proc.wait(timeout=90)
 
 
+def _received(base: str) -> int:
+    """Records the receiver wrote to the store, from ``/metrics``."""
+    line = 'netlogpush_analytics_records_total{source="receiver",result="inserted"} '
+    for text in httpx.get(f"{base}/metrics").text.splitlines():
+        if text.startswith(line):
+            return int(text[len(line) :])
+    raise AssertionError("no receiver counter on /metrics")
+
+
 def _summary(base: str, start_ns: int, end_ns: int) -> dict[str, object]:
     got = httpx.get(f"{base}/dashboard/api/summary", params={"start": start_ns, "end": end_ns})
     assert got.status_code == 200, got.text
@@ -116,9 +125,13 @@ def test_a_job_to_the_built_in_hec_receiver_fills_the_dashboard(tmp_path: Path) 
         assert (home.status_code, home.headers["location"]) == (307, "/dashboard")
         page = httpx.get(f"{service.base}/dashboard")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        expected = _expected(capture, service.settings)
+        deadline = time.monotonic() + 60
+        while (got := _received(service.base)) < expected.num_rows - 1000:  # full batches
+            assert time.monotonic() < deadline, f"{got} of {expected.num_rows} received"
+            time.sleep(0.3)
     finally:
         assert service.stop() == 0  # the job's last batch is flushed while the receiver answers
-    expected = _expected(capture, service.settings)
     with AnalyticsStore(service.data / "analytics.duckdb") as store:
         names = ", ".join(f'"{f.name}"' for f in SCHEMA)
         stored = store.con.sql(f"SELECT {names} FROM records").to_arrow_table()

@@ -296,9 +296,11 @@ def _print_store(path: Path, console: Console) -> None:
             top.add_row(key, f"{value:,}")
         console.print(top)
         names = ", ".join(f'"{f.name}"' for f in SCHEMA)
-        sample = store.con.sql(
-            f"SELECT {names} FROM records WHERE AttackID <> '' ORDER BY Datetime LIMIT 1"
-        ).to_arrow_table()
+        sample = (
+            store.con.cursor()
+            .sql(f"SELECT {names} FROM records WHERE AttackID <> '' ORDER BY Datetime LIMIT 1")
+            .to_arrow_table()
+        )
         if sample.num_rows:
             record = orjson.loads(bytes(encode_ndjson(sample, timestamp_format="rfc3339")))
             shown = {k: v for k, v in record.items() if v not in ("", 0)}
