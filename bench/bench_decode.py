@@ -67,8 +67,10 @@ def cached_capture(packets: int, seed: int) -> Path:
         tmp = path.with_suffix(".tmp")
         write_mixed_pcap(tmp, packets, seed=seed)
         tmp.rename(path)
-        print(f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"generated {path} ({path.stat().st_size / 1e6:.0f} MB) in "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
     return path
 
 
@@ -134,8 +136,9 @@ def main() -> int:
 
     rows.append(("netlogpush read + decode", n, best(args.repeat, read_decode), ""))
     rows.append(("netlogpush decode only", n, best(args.repeat, decode_only), ""))
-    rows.append(("netlogpush read + decode + 84-field table", n,
-                 best(args.repeat, read_decode_records), ""))
+    rows.append(
+        ("netlogpush read + decode + 84-field table", n, best(args.repeat, read_decode_records), "")
+    )
     batches.clear()
 
     m = min(args.dpkt_packets, n)
@@ -149,12 +152,22 @@ def main() -> int:
 
         def tshark() -> None:
             with open(os.devnull, "wb") as null:
-                subprocess.run(["tshark", "-n", "-r", str(sl), "-T", "ek"], stdout=null,
-                               stderr=subprocess.DEVNULL, check=True)
+                subprocess.run(
+                    ["tshark", "-n", "-r", str(sl), "-T", "ek"],
+                    stdout=null,
+                    stderr=subprocess.DEVNULL,
+                    check=True,
+                )
 
         t = best(1, tshark)
-        rows.append(("tshark -T ek (all fields)", k, t,
-                     f"first {k}; x{n / k:.0f} = {t * n / k:.0f} s for {n}"))
+        rows.append(
+            (
+                "tshark -T ek (all fields)",
+                k,
+                t,
+                f"first {k}; x{n / k:.0f} = {t * n / k:.0f} s for {n}",
+            )
+        )
 
     # NDJSON: full records of the first --records packets.
     tables = []
@@ -182,8 +195,10 @@ def main() -> int:
 
     base = {label: count / secs for label, count, secs, _ in rows}
     ours_rate = base["netlogpush read + decode"]
-    print(f"\ncapture: {path.name}, {n} packets, {path.stat().st_size / 1e6:.0f} MB; "
-          f"pinned to CPU {cpu}; best of {args.repeat}")
+    print(
+        f"\ncapture: {path.name}, {n} packets, {path.stat().st_size / 1e6:.0f} MB; "
+        f"pinned to CPU {cpu}; best of {args.repeat}"
+    )
     print(f"{'what':44s} {'count':>9s} {'seconds':>9s} {'per second':>12s} {'vs ours':>8s}  note")
     for label, count, secs, note in rows:
         rate = count / secs

@@ -79,18 +79,20 @@ def bench_settings() -> Settings:
     defaults, flowtrackd protecting the customer prefixes with both components enabled
     (Cloudflare's default rule only monitors), the firewall without user rules."""
     enabled = {"rules": [{"mode": "enabled"}]}
-    return Settings.model_validate({
-        "customer_prefixes": list(CUSTOMER_PREFIXES),
-        "mitigation": {
-            "profile": "magic_transit",
-            "mode": "inline",
-            "flowtrackd": {
-                "prefixes": [{"prefix": p} for p in CUSTOMER_PREFIXES],
-                "syn_protection": enabled,
-                "tcp_flow_protection": enabled,
+    return Settings.model_validate(
+        {
+            "customer_prefixes": list(CUSTOMER_PREFIXES),
+            "mitigation": {
+                "profile": "magic_transit",
+                "mode": "inline",
+                "flowtrackd": {
+                    "prefixes": [{"prefix": p} for p in CUSTOMER_PREFIXES],
+                    "syn_protection": enabled,
+                    "tcp_flow_protection": enabled,
+                },
             },
-        },
-    })
+        }
+    )
 
 
 @dataclass(slots=True)
@@ -245,7 +247,9 @@ def finish_fastnetmon(proc: subprocess.Popen[bytes], out: Path, truth: Truth) ->
         return {"available": False, "reason": f"bench/fastnetmon.py exited {proc.returncode}"}
     res: dict[str, Any] = json.loads(out.read_text())
     if res.get("ttd_s") is not None:
-        res["rate_at_detection"] = attack_rate(truth, truth.attack_start_ns + int(res["ttd_s"] * NS))
+        res["rate_at_detection"] = attack_rate(
+            truth, truth.attack_start_ns + int(res["ttd_s"] * NS)
+        )
     return res
 
 
@@ -293,11 +297,13 @@ def print_table(scores: list[Score], fnm: bool) -> None:
                          f"{len(set(f.get('false_bans', []))):>3}")  # fmt: skip
         print(line)
     print()
-    print("TTD: first attack packet dropped minus attack start (packet time for ours, wall time "
-          "for FastNetMon); @pps: the attack's rate just before detection; after: attack packets dropped from then on; benign: benign packets "
-          "dropped (flowtrackd SYN challenges apart, in chall); FP: mitigations that hit mostly "
-          "benign packets (benign runs: every mitigation); ok: all four targets met "
-          "(TTD <= 3 s, after >= 99 %, benign < 0.1 %, FP = 0).")
+    print(
+        "TTD: first attack packet dropped minus attack start (packet time for ours, wall time "
+        "for FastNetMon); @pps: the attack's rate just before detection; after: attack packets dropped from then on; benign: benign packets "
+        "dropped (flowtrackd SYN challenges apart, in chall); FP: mitigations that hit mostly "
+        "benign packets (benign runs: every mitigation); ok: all four targets met "
+        "(TTD <= 3 s, after >= 99 %, benign < 0.1 %, FP = 0)."
+    )
 
 
 # --- main --------------------------------------------------------------------------------
@@ -311,8 +317,11 @@ def scenario_kwargs(name: str, args: argparse.Namespace) -> dict[str, Any]:
     }  # fmt: skip
     if name == "slow-ramp":
         # the ramp needs room: 20 s of rise, then a few seconds at the top
-        kw |= {"duration_s": args.duration + 16, "attack_duration_s": args.duration + 11,
-               "ramp_s": 20.0}
+        kw |= {
+            "duration_s": args.duration + 16,
+            "attack_duration_s": args.duration + 11,
+            "ramp_s": 20.0,
+        }
     return kw
 
 

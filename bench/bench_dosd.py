@@ -63,24 +63,34 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pps", type=float, default=500_000.0, help="background packets/s")
     ap.add_argument("--packets", type=int, default=1_000_000, help="about this many per run")
-    ap.add_argument("scenarios", nargs="*", default=["benign-mixed", "udp-flood", "ntp-reflection", "carpet-bombing"])
+    ap.add_argument(
+        "scenarios",
+        nargs="*",
+        default=["benign-mixed", "udp-flood", "ntp-reflection", "carpet-bombing"],
+    )
     args = ap.parse_args()
     duration = args.packets / args.pps
-    print(f"{'scenario':16s} {'packets':>9s} {'decode ns/pkt':>14s} {'dosd ns/pkt':>12s} {'dosd Mpps':>10s}  mitigations")
+    print(
+        f"{'scenario':16s} {'packets':>9s} {'decode ns/pkt':>14s} {'dosd ns/pkt':>12s} {'dosd Mpps':>10s}  mitigations"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.scenarios:
             path = Path(tmp) / f"{name}.pcap"
             attack = name.startswith("benign") is False
             write_scenario(
-                name, path, duration_s=duration, benign_pps=args.pps,
+                name,
+                path,
+                duration_s=duration,
+                benign_pps=args.pps,
                 attack_start_s=duration * 0.25 if attack else None,
-                attack_duration_s=duration * 0.5 if attack else None, snaplen=256,
+                attack_duration_s=duration * 0.5 if attack else None,
+                snaplen=256,
             )
             inputs, decode_s, n = load(path)
             dosd_s, system = time_dosd(inputs)
-            mitigations = ", ".join(
-                sorted({m.rule.slug for m in [*system.ended, *system.active]})
-            ) or "-"
+            mitigations = (
+                ", ".join(sorted({m.rule.slug for m in [*system.ended, *system.active]})) or "-"
+            )
             print(
                 f"{name:16s} {n:9d} {decode_s / n * 1e9:14.0f} {dosd_s / n * 1e9:12.0f} "
                 f"{n / dosd_s / 1e6:10.2f}  {mitigations}"

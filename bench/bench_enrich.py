@@ -68,19 +68,24 @@ def synthetic_databases(tmp: Path) -> list[Path]:
     with tsv.open("w") as f:
         for s in starts:
             e = s + rng.choice([255, 1023, 4095])
-            f.write(f"{ipaddress.IPv4Address(s)}\t{ipaddress.IPv4Address(e)}\t"
-                    f"{rng.randrange(1, 400_000)}\tUS\tAS-{s % 9973}\n")
+            f.write(
+                f"{ipaddress.IPv4Address(s)}\t{ipaddress.IPv4Address(e)}\t"
+                f"{rng.randrange(1, 400_000)}\tUS\tAS-{s % 9973}\n"
+            )
         base6 = 0x2000 << 112
         for i in range(100_000):
             s = base6 + (i << 80)
-            f.write(f"{ipaddress.IPv6Address(s)}\t{ipaddress.IPv6Address(s + 2**80 - 1)}\t"
-                    f"{rng.randrange(1, 400_000)}\tDE\tAS6-{i % 997}\n")
+            f.write(
+                f"{ipaddress.IPv6Address(s)}\t{ipaddress.IPv6Address(s + 2**80 - 1)}\t"
+                f"{rng.randrange(1, 400_000)}\tDE\tAS6-{i % 997}\n"
+            )
     mmdb = tmp / "synthetic.mmdb"
     w = MMDBWriter(ip_version=6, database_type="GeoLite2-Country", ipv4_compatible=True)
     for s in rng.sample(range(0, 2**24), 20_000):
-        w.insert_network(IPSet([f"{ipaddress.IPv4Address(s << 8)}/24"]),
-                         {"country": {"iso_code": "NL"},
-                          "autonomous_system_number": MmdbU32(64500)})
+        w.insert_network(
+            IPSet([f"{ipaddress.IPv4Address(s << 8)}/24"]),
+            {"country": {"iso_code": "NL"}, "autonomous_system_number": MmdbU32(64500)},
+        )
     w.to_db_file(str(mmdb))
     return [tsv, mmdb]
 
@@ -135,8 +140,11 @@ def main() -> None:
     ap.add_argument("--synthetic", action="store_true", help="ignore installed ip-location-db")
     args = ap.parse_args()
 
-    prefixes = [Path(p) for p in (os.environ.get("NETLOGPUSH_IPDB_PREFIX", ""), ".cache/ipdb",
-                                  "/tmp/ipdb") if p]
+    prefixes = [
+        Path(p)
+        for p in (os.environ.get("NETLOGPUSH_IPDB_PREFIX", ""), ".cache/ipdb", "/tmp/ipdb")
+        if p
+    ]
     found = [] if args.synthetic else find_ip_location_db(prefixes)
     tmp = tempfile.TemporaryDirectory(prefix="bench-enrich-")
     if len(found) == 3:
@@ -152,23 +160,32 @@ def main() -> None:
         t = time.perf_counter()
         db = open_database(p)
         print(f"  open {p.name}: {time.perf_counter() - t:.2f} s  [{db.description}]")
-    print(f"batch: {args.rows:,} rows, {args.distinct:,} distinct addresses per family, "
-          f"2 lookups per row; best of {args.repeat}")
+    print(
+        f"batch: {args.rows:,} rows, {args.distinct:,} distinct addresses per family, "
+        f"2 lookups per row; best of {args.repeat}"
+    )
 
-    site = SiteConfig(name="ams01", code="AMS", city="Amsterdam", country="NL",
-                      geohash="u173sdb4tryp")
-    cases = [("range file", range_files), ("mmdb", mmdb_files),
-             ("range file + mmdb", range_files + mmdb_files)]
+    site = SiteConfig(
+        name="ams01", code="AMS", city="Amsterdam", country="NL", geohash="u173sdb4tryp"
+    )
+    cases = [
+        ("range file", range_files),
+        ("mmdb", mmdb_files),
+        ("range file + mmdb", range_files + mmdb_files),
+    ]
     lookups = 2 * args.rows
     for v6_share in (0.0, 0.2):
         batch = make_batch(args.rows, args.distinct, v6_share)
         print(f"\nIPv6 share {v6_share:.0%}:")
         for label, files in cases:
-            e = Enricher.from_config(EnrichConfig(site=site, databases=files,
-                                                  customer_prefixes=["100.64.0.0/10"]))
+            e = Enricher.from_config(
+                EnrichConfig(site=site, databases=files, customer_prefixes=["100.64.0.0/10"])
+            )
             sec = best(lambda e=e, b=batch: e.enrich(*b), args.repeat)  # type: ignore[misc]
-            print(f"  Enricher.enrich [{label:>18}]: {sec * 1e3:7.1f} ms  "
-                  f"{lookups / sec / 1e6:6.2f} M lookups/s  {args.rows / sec / 1e6:5.2f} M rows/s")
+            print(
+                f"  Enricher.enrich [{label:>18}]: {sec * 1e3:7.1f} ms  "
+                f"{lookups / sec / 1e6:6.2f} M lookups/s  {args.rows / sec / 1e6:5.2f} M rows/s"
+            )
 
     # Baselines: per-row, per-address lookups without dedup (IPv4 only, 2 x rows addresses).
     _, src4, dst4, _, _ = make_batch(args.rows, args.distinct, 0.0)
@@ -176,8 +193,10 @@ def main() -> None:
     rdb = open_database(range_files[0])
     assert isinstance(rdb, RangeDatabase)
     print("\nbaselines (IPv4, no dedup, one Python lookup per address):")
-    for label, fn in (("bisect over lists", baseline_range(rdb, addrs4)),
-                      ("maxminddb reader.get", baseline_mmdb(mmdb_files[0], addrs4))):
+    for label, fn in (
+        ("bisect over lists", baseline_range(rdb, addrs4)),
+        ("maxminddb reader.get", baseline_mmdb(mmdb_files[0], addrs4)),
+    ):
         sec = best(fn, max(1, args.repeat // 2))
         print(f"  {label:>28}: {sec * 1e3:7.1f} ms  {lookups / sec / 1e6:6.2f} M lookups/s")
     tmp.cleanup()

@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 # The workload builder is shared with the flowtrackd tests.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "mitigation" / "flowtrackd"))
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent.parent / "tests" / "mitigation" / "flowtrackd")
+)
 
 from workload import SECOND, Packets, ack_flood, batches, connections, syn_flood
 

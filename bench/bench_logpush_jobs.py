@@ -63,6 +63,7 @@ from netlogpush.logpush.output_options import parse_output_options
 from netlogpush.pipeline import decode_file
 from netlogpush.scenarios.mixed import CUSTOMER_PREFIXES, write_mixed_pcap
 from netlogpush.stream import EmbeddedConfig, open_stream
+from netlogpush.testing.server import serve_in_thread
 
 MiB = 1 << 20
 TAG = "TCPSequenceNumber"  # latency runs overwrite it with the append number
@@ -352,7 +353,6 @@ def batch_latency(
 def websocket_latency(
     table: pa.Table, tmp: Path, appends: int, per_append: int, rate: float
 ) -> str:
-    import uvicorn
     from websockets.sync.client import connect
 
     from netlogpush.api import create_app, create_token
@@ -361,53 +361,46 @@ def websocket_latency(
     account = "0123456789abcdef0123456789abcdef"
     token = create_token(tmp / "api", account, ["logs:write"])
     state = ApiState(tmp / "api")
-    config = uvicorn.Config(
-        create_app(state), host="127.0.0.1", port=0, log_level="warning", ws="websockets-sansio"
-    )
-    server = uvicorn.Server(config)
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"ws://127.0.0.1:{port}/client/v4/accounts/{account}/logpush/instant/ws"
-    got: dict[int, float] = {}
-    done = threading.Event()
+    with serve_in_thread(create_app(state), ws="websockets-sansio") as base:
+        ws_base = base.replace("http://", "ws://", 1)
+        url = f"{ws_base}/client/v4/accounts/{account}/logpush/instant/ws"
+        got: dict[int, float] = {}
+        done = threading.Event()
 
-    def client() -> None:
-        with connect(
-            url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None
-        ) as ws:
-            ready.set()
-            while not done.is_set():
-                with contextlib.suppress(TimeoutError):
-                    message = ws.recv(timeout=0.2)
-                    now = time.monotonic()
-                    text = message.encode() if isinstance(message, str) else message
-                    for tag in TAG_RE.findall(text):
-                        got.setdefault(int(tag), now)
+        def client() -> None:
+            with connect(
+                url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None
+            ) as ws:
+                ready.set()
+                while not done.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        message = ws.recv(timeout=0.2)
+                        now = time.monotonic()
+                        text = message.encode() if isinstance(message, str) else message
+                        for tag in TAG_RE.findall(text):
+                            got.setdefault(int(tag), now)
 
-    ready = threading.Event()
-    reader = threading.Thread(target=client, daemon=True)
-    reader.start()
-    ready.wait(10)
-    while state.live.subscribers < 1:
-        time.sleep(0.01)
-    stream = open_stream(tmp / "stream", EmbeddedConfig(fsync="off"))
+        ready = threading.Event()
+        reader = threading.Thread(target=client, daemon=True)
+        reader.start()
+        ready.wait(10)
+        while state.live.subscribers < 1:
+            time.sleep(0.01)
+        stream = open_stream(tmp / "stream", EmbeddedConfig(fsync="off"))
 
-    def ingest(part: pa.Table) -> None:  # what the service's ingest does per batch
-        stream.append(part)
-        state.live.publish(part)
+        def ingest(part: pa.Table) -> None:  # what the service's ingest does per batch
+            stream.append(part)
+            state.live.publish(part)
 
-    sent = trickle(table, appends, per_append, rate, ingest)
-    deadline = time.monotonic() + 10
-    while len(got) < appends and time.monotonic() < deadline:
-        time.sleep(0.01)
-    done.set()
-    reader.join(5)
-    server.should_exit = True
-    stream.close()
-    dropped = state.live.stats()["dropped_records"]
-    return percentiles(sent, got) + (f"   ({dropped} records dropped)" if dropped else "")
+        sent = trickle(table, appends, per_append, rate, ingest)
+        deadline = time.monotonic() + 10
+        while len(got) < appends and time.monotonic() < deadline:
+            time.sleep(0.01)
+        done.set()
+        reader.join(5)
+        stream.close()
+        dropped = state.live.stats()["dropped_records"]
+        return percentiles(sent, got) + (f"   ({dropped} records dropped)" if dropped else "")
 
 
 # ---- main ------------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-if "MALLOC_TOP_PAD_" not in os.environ:  # glibc trimming makes the numbers noisy (docs/performance.md)
+if (
+    "MALLOC_TOP_PAD_" not in os.environ
+):  # glibc trimming makes the numbers noisy (docs/performance.md)
     os.environ["MALLOC_TOP_PAD_"] = "268435456"
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
@@ -36,9 +38,9 @@ def firewall_rules(count: int) -> list[dict[str, object]]:
     """Rules of the kinds people write: blocked networks, closed ports, protocols, sizes."""
     shapes = [
         "ip.src in {{ 198.18.{k}.0/24 198.19.{k}.0/25 }} and tcp.dstport in {{ 22 23 3389 }}",
-        "ip.proto eq \"udp\" and udp.dstport eq {port} and ip.len gt 1200",
+        'ip.proto eq "udp" and udp.dstport eq {port} and ip.len gt 1200',
         "ip.dst eq 203.0.113.{k} and tcp.flags.syn and not tcp.flags.ack and tcp.dstport ne 443",
-        "ip.src.country in {{\"KP\" \"XX\"}} and ip.proto eq \"icmp\" and icmp.type eq {k}",
+        'ip.src.country in {{"KP" "XX"}} and ip.proto eq "icmp" and icmp.type eq {k}',
         "ip.ttl lt 3 and ip.dst in {{ 192.0.2.0/24 }} and udp.srcport in {{ {port}..{port_end} }}",
     ]
     rules = []
@@ -57,8 +59,14 @@ def load(scenario: str, packets: int) -> list[FrameBatch]:
         if scenario == "udp-flood":
             # 10k pps benign, then a 100k pps flood from the first second on.
             seconds = packets / 110_000 + 1
-            write_scenario("udp-flood", path, seed=1, duration_s=seconds, attack_start_s=1.0,
-                           attack_duration_s=seconds - 1)
+            write_scenario(
+                "udp-flood",
+                path,
+                seed=1,
+                duration_s=seconds,
+                attack_start_s=1.0,
+                attack_duration_s=seconds - 1,
+            )
         else:  # benign traffic only: every system sees every packet
             write_scenario(scenario, path, seed=1, duration_s=packets / 50_000, benign_pps=50_000)
     return list(iter_batches(path))

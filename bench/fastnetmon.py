@@ -159,7 +159,9 @@ def _wait_for(path: Path, text: str, timeout: float) -> bool:
     return False
 
 
-def pace(capture: Path, out: IO[bytes], attack_start_ns: int, warmup_s: float) -> tuple[float, float]:
+def pace(
+    capture: Path, out: IO[bytes], attack_start_ns: int, warmup_s: float
+) -> tuple[float, float]:
     """Write ``capture``'s records to ``out`` at packet-time pace.
 
     Returns the wall time of the first record and the wall time of ``attack_start_ns``
@@ -201,7 +203,9 @@ def pace(capture: Path, out: IO[bytes], attack_start_ns: int, warmup_s: float) -
         if pending:
             out.write(b"".join(pending))
             out.flush()
-    attack_wall = wall0 + (attack_start_ns - first_ns) / 1e9 if attack_start_ns and first_ns else 0.0
+    attack_wall = (
+        wall0 + (attack_start_ns - first_ns) / 1e9 if attack_start_ns and first_ns else 0.0
+    )
     return wall0, attack_wall
 
 
@@ -288,7 +292,8 @@ def run_fastnetmon(
         pm_out = (work / "pmacctd.log").open("wb")
         pm = subprocess.Popen(
             ["pmacctd", "-f", str(sfprobe_config(work, fifo, port, sampling_rate))],
-            stdout=pm_out, stderr=subprocess.STDOUT,
+            stdout=pm_out,
+            stderr=subprocess.STDOUT,
         )
         with fifo.open("wb") as out:  # blocks until pmacctd opens it
             _, attack_wall = pace(capture, out, attack_start_ns, warmup_s)

@@ -16,7 +16,21 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("capture", "decode", "sflow", "enrich", "dosd", "flowtrackd", "firewall", "pipeline", "detection", "stream", "logpush_format", "delivery", "logpush_jobs")
+BENCHES = (
+    "capture",
+    "decode",
+    "sflow",
+    "enrich",
+    "dosd",
+    "flowtrackd",
+    "firewall",
+    "pipeline",
+    "detection",
+    "stream",
+    "logpush_format",
+    "delivery",
+    "logpush_jobs",
+)
 
 
 def main(argv: list[str]) -> int:

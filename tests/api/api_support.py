@@ -18,6 +18,21 @@ SPLUNK_CONF = (
 )
 
 
+def error_body(*errors: tuple[int, str]) -> dict[str, Any]:
+    """Cloudflare's v4 envelope of a failed call, with these (code, message) errors."""
+    return {
+        "errors": [{"code": code, "message": message} for code, message in errors],
+        "messages": [],
+        "result": None,
+        "success": False,
+    }
+
+
+MISSING = error_body((9106, "Missing X-Auth-Key, X-Auth-Email or Authorization headers"))
+INVALID = error_body((9109, "Invalid access token"))
+FORBIDDEN = error_body((10000, "Authentication error"))
+
+
 @dataclass
 class Env:
     data_dir: Path

@@ -7,7 +7,7 @@ import json
 import stat
 
 import pytest
-from api_support import ACCOUNT_A, ACCOUNT_B, Env
+from api_support import ACCOUNT_A, ACCOUNT_B, FORBIDDEN, INVALID, MISSING, Env, error_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -15,26 +15,6 @@ from netlogpush.api import create_token
 from netlogpush.api.auth import TokenError
 
 VERIFY = "/client/v4/user/tokens/verify"
-MISSING = {
-    "errors": [
-        {"code": 9106, "message": "Missing X-Auth-Key, X-Auth-Email or Authorization headers"}
-    ],
-    "messages": [],
-    "result": None,
-    "success": False,
-}
-INVALID = {
-    "errors": [{"code": 9109, "message": "Invalid access token"}],
-    "messages": [],
-    "result": None,
-    "success": False,
-}
-FORBIDDEN = {
-    "errors": [{"code": 10000, "message": "Authentication error"}],
-    "messages": [],
-    "result": None,
-    "success": False,
-}
 
 
 def _routes(account: str, job_id: int = 1) -> list[tuple[str, str]]:
@@ -63,12 +43,7 @@ def test_verify_valid_token(env: Env) -> None:
 def test_verify_bad_and_missing_token(env: Env) -> None:
     r = env.client.get(VERIFY, headers=env.h("x" * 40))
     assert r.status_code == 401
-    assert r.json() == {
-        "errors": [{"code": 1000, "message": "Invalid API Token"}],
-        "messages": [],
-        "result": None,
-        "success": False,
-    }
+    assert r.json() == error_body((1000, "Invalid API Token"))
     r = env.client.get(VERIFY)
     assert (r.status_code, r.json()) == (401, MISSING)
 

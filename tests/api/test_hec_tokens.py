@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from api_support import ACCOUNT_A, ACCOUNT_B, Env
+from api_support import ACCOUNT_A, ACCOUNT_B, FORBIDDEN, MISSING, Env, error_body
 from starlette.testclient import TestClient
 
 from netlogpush.api import create_token
@@ -22,20 +22,6 @@ from netlogpush.receiver import CODES, CollectingSink, HecTokenStore, create_hec
 CHANNEL = "0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba"
 RAW = f"/services/collector/raw?channel={CHANNEL}"
 RECORD = {"Datetime": 1_700_000_000_000_000_000, "ColoCode": "AMS"}
-FORBIDDEN = {
-    "errors": [{"code": 10000, "message": "Authentication error"}],
-    "messages": [],
-    "result": None,
-    "success": False,
-}
-MISSING = {
-    "errors": [
-        {"code": 9106, "message": "Missing X-Auth-Key, X-Auth-Email or Authorization headers"}
-    ],
-    "messages": [],
-    "result": None,
-    "success": False,
-}
 
 
 def url(account: str = ACCOUNT_A, token_id: str | None = None) -> str:
@@ -44,9 +30,7 @@ def url(account: str = ACCOUNT_A, token_id: str | None = None) -> str:
 
 
 def failure(status: int, code: int, message: str) -> tuple[int, dict[str, Any]]:
-    body = {"errors": [{"code": code, "message": message}], "messages": [], "result": None,
-            "success": False}  # fmt: skip
-    return status, body
+    return status, error_body((code, message))
 
 
 def answer(r: Any) -> tuple[int, Any]:

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-import uvicorn
 from api_support import ACCOUNT_A, ACCOUNT_B, Env
 from starlette.testclient import WebSocketDenialResponse
 
@@ -20,7 +18,7 @@ from netlogpush.api import create_app, create_token
 from netlogpush.api.app import ApiState
 from netlogpush.dataset.records import make_table
 from netlogpush.logpush.live import LiveFeed
-from netlogpush.testing.net import free_port
+from netlogpush.testing.server import serve_in_thread
 
 FILTER = json.dumps({"where": {"key": "DestinationPort", "operator": "eq", "value": 53}})
 
@@ -143,17 +141,8 @@ def test_slow_subscriber_drops_and_counts_without_blocking() -> None:
 def server(tmp_path: Path) -> Iterator[tuple[str, str, LiveFeed]]:
     token = create_token(tmp_path, ACCOUNT_A, ["logs:write"])
     state = ApiState(tmp_path)
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(state), host="127.0.0.1", port=port,
-                                        log_level="warning", ws="websockets-sansio"))  # fmt: skip
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    wait_for(lambda: srv.started)
-    try:
-        yield f"ws://127.0.0.1:{port}", token, state.live
-    finally:
-        srv.should_exit = True
-        thread.join(10)
+    with serve_in_thread(create_app(state), ws="websockets-sansio") as base:
+        yield base.replace("http://", "ws://", 1), token, state.live
 
 
 def test_real_server_and_websockets_client(server: tuple[str, str, LiveFeed]) -> None:

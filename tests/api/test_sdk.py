@@ -2,37 +2,22 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from api_support import ACCOUNT_A, ACCOUNT_B, SPLUNK_CONF
 
 from netlogpush.api import create_app, create_token
-from netlogpush.testing.net import free_port
+from netlogpush.testing.server import serve_in_thread
 
 cloudflare = pytest.importorskip("cloudflare", reason="the cloudflare SDK is not installed")
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(tmp_path), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-    )
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/client/v4", tmp_path
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_app(tmp_path)) as base:
+        yield f"{base}/client/v4", tmp_path
 
 
 def test_sdk_round_trip(server: tuple[str, Path]) -> None:

@@ -1,4 +1,4 @@
-"""Data and server for the dashboard's browser tests: real pipeline records, a real uvicorn.
+"""Data for the dashboard's browser tests: real pipeline records (the server: testing.server).
 
 The records come from the real packet pipeline (decode, enrichment, dosd, flowtrackd,
 magic-firewall, sampling) run inline on generated captures, placed just before now so that
@@ -16,25 +16,18 @@ range-file loader reads it), so the ASN and country panels have values.
 from __future__ import annotations
 
 import ipaddress
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import uvicorn
-from fastapi import FastAPI
 
 from netlogpush.config import Settings
 from netlogpush.pipeline import pipeline_from_settings
 from netlogpush.scenarios.catalog import write_scenario
 from netlogpush.scenarios.mixed import CUSTOMER_PREFIXES
 from netlogpush.sources.pcap import iter_batches
-from netlogpush.testing.net import free_port
 
 NS = 1_000_000_000
 ACCOUNT = "023e105f4ecef8ad9ca31a8372d0c353"
@@ -110,25 +103,6 @@ def build_records(tmp: Path, now_ns: int) -> tuple[pa.Table, Settings]:
         )
         tables.extend(pipeline.run(iter_batches(pcap)))
     return pa.concat_tables(tables), settings
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """``app`` under a real uvicorn on 127.0.0.1, in a thread; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def rfc3339_ns(ns: int) -> str:

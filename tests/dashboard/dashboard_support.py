@@ -1,4 +1,4 @@
-"""Data and servers for the dashboard tests.
+"""Data for the dashboard tests (the server is netlogpush.testing.server; fixtures: conftest).
 
 Records come from the real pipeline (inline mode, all three systems, enrichment from an
 iptoasn file) over two generated attack scenarios; expectations are computed here again with
@@ -7,10 +7,7 @@ pyarrow/numpy from the records sent, independently of the SQL under test.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +16,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import uvicorn
-from fastapi import FastAPI
 
 from netlogpush.analytics.queries import DIMENSIONS, Filter, View
 from netlogpush.analytics.store import NS_PER_S, AnalyticsStore
@@ -29,7 +24,6 @@ from netlogpush.pipeline import pipeline_from_settings
 from netlogpush.scenarios.catalog import write_scenario
 from netlogpush.scenarios.mixed import CUSTOMER_PREFIXES
 from netlogpush.sources.pcap import iter_batches
-from netlogpush.testing.net import free_port
 
 MINUTE = 60 * NS_PER_S
 #: The injected "now": not on any bucket edge, so window alignment is exercised.
@@ -147,6 +141,13 @@ def nbytes(records: pa.Table, mask: npt.NDArray[Any]) -> int:
     return int((si * ln).sum())
 
 
+def window(range_s: int, bucket_s: int) -> tuple[int, int]:
+    """A relative range ends at the first bucket edge at or after now."""
+    step = bucket_s * NS_PER_S
+    end = -(-NOW // step) * step
+    return end - range_s * NS_PER_S, end
+
+
 def rfc3339_ns(ns: int) -> str:
     """Independent of dataset.timestamps: Python's datetime plus the nanosecond digits."""
     seconds, fraction = divmod(ns, NS_PER_S)
@@ -155,43 +156,6 @@ def rfc3339_ns(ns: int) -> str:
 
 def column_list(records: pa.Table, name: str, mask: npt.NDArray[Any]) -> list[Any]:
     return list(pc.filter(records.column(name), pa.array(mask)).to_pylist())
-
-
-# --- a real server ----------------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    base: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
-def serve(app: FastAPI) -> Server:
-    """``app`` under uvicorn on 127.0.0.1 in a thread (bounded start-up wait)."""
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    return Server(f"http://127.0.0.1:{port}", server, thread)
-
-
-def served(app: FastAPI) -> Iterator[str]:
-    """A fixture body: yield the base URL, stop the server after."""
-    running = serve(app)
-    try:
-        yield running.base
-    finally:
-        running.stop()
 
 
 Clock = Callable[[], int]

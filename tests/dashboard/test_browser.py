@@ -27,7 +27,6 @@ from browser_support import (
     expected_summary,
     parse_rfc3339_ns,
     rfc3339_ns,
-    serve,
 )
 from playwright.sync_api import Browser, ElementHandle, Page, sync_playwright
 
@@ -37,6 +36,7 @@ from netlogpush.api.tokens_cli import create_token
 from netlogpush.dataset.fields import FIELD_NAMES
 from netlogpush.mitigation.reload import SettingsStore
 from netlogpush.mitigation.rulesets import PhaseEntrypoints
+from netlogpush.testing.server import serve_in_thread
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
@@ -99,7 +99,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     state.rules = PhaseEntrypoints(SettingsStore(settings))
     app = create_app(state)
     app.include_router(create_dashboard_router(Queries(store), rules_api=True))
-    with serve(app) as base:
+    with serve_in_thread(app) as base:
         yield Site(base, records.to_pylist(), now_ns, api_dir)
     store.close()
 

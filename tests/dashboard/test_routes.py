@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -17,12 +16,11 @@ from dashboard_support import (
     NOW,
     filter_mask,
     load,
-    make_records,
     nbytes,
     packets,
     rfc3339_ns,
-    served,
     view_mask,
+    window,
 )
 
 from netlogpush.analytics.queries import DIMENSIONS, Filter, Queries, View
@@ -30,19 +28,7 @@ from netlogpush.analytics.store import NS_PER_S
 from netlogpush.dashboard import create_dashboard_app
 from netlogpush.dashboard.routes import STATIC_DIR, plotly_path
 from netlogpush.mitigation.firewall import compile_expression
-
-
-@pytest.fixture(scope="module")
-def records(tmp_path_factory: pytest.TempPathFactory) -> pa.Table:
-    return make_records(tmp_path_factory.mktemp("dashboard"))
-
-
-@pytest.fixture(scope="module")
-def client(records: pa.Table) -> Iterator[httpx.Client]:
-    app = create_dashboard_app(Queries(load(records)), clock=lambda: NOW)
-    for base in served(app):
-        with httpx.Client(base_url=base, timeout=30) as c:
-            yield c
+from netlogpush.testing.server import serve_in_thread
 
 
 def get(client: httpx.Client, path: str, params: Any = None) -> Any:
@@ -50,13 +36,6 @@ def get(client: httpx.Client, path: str, params: Any = None) -> Any:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/json"
     return r.json()
-
-
-def window(range_s: int, bucket_s: int) -> tuple[int, int]:
-    """A relative range ends at the first bucket edge at or after now."""
-    step = bucket_s * NS_PER_S
-    end = -(-NOW // step) * step
-    return end - range_s * NS_PER_S, end
 
 
 def col(records: pa.Table, name: str) -> np.ndarray[Any, Any]:
@@ -116,7 +95,7 @@ def test_meta_reports_the_rules_api(records: pa.Table) -> None:
     app = create_dashboard_app(
         Queries(load(records.slice(0, 10))), api_base="/v4", rules_api=True, clock=lambda: 42
     )
-    for base in served(app):
+    with serve_in_thread(app) as base:
         meta = httpx.get(base + "/dashboard/api/meta", timeout=30).json()
         assert (meta["now_ns"], meta["rules_api"], meta["api_base"]) == (42, True, "/v4")
 

@@ -3,48 +3,25 @@ records the real pipeline produced, selected and ordered again with numpy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import numpy as np
 import pyarrow as pa
-import pytest
 import sqlglot
 from dashboard_support import (
     MINUTE,
     NOW,
     load,
-    make_records,
     rfc3339_ns,
-    served,
     view_mask,
+    window,
 )
 
-from netlogpush.analytics.queries import Filter, Queries, View, render
+from netlogpush.analytics.queries import Filter, View, render
 from netlogpush.analytics.samples import LOG_COLUMNS, MAX_ID, Samples, all_sample_queries
 from netlogpush.analytics.store import NS_PER_S, Retention
-from netlogpush.dashboard import create_dashboard_app
 from netlogpush.dataset.records import SCHEMA
-
-
-@pytest.fixture(scope="module")
-def records(tmp_path_factory: pytest.TempPathFactory) -> pa.Table:
-    return make_records(tmp_path_factory.mktemp("samples"))
-
-
-@pytest.fixture(scope="module")
-def client(records: pa.Table) -> Iterator[httpx.Client]:
-    app = create_dashboard_app(Queries(load(records)), clock=lambda: NOW)
-    for base in served(app):
-        with httpx.Client(base_url=base, timeout=30) as c:
-            yield c
-
-
-def window(range_s: int, bucket_s: int) -> tuple[int, int]:
-    step = bucket_s * NS_PER_S
-    end = -(-NOW // step) * step
-    return end - range_s * NS_PER_S, end
 
 
 def expected_rows(records: pa.Table, mask: np.ndarray[Any, Any]) -> list[dict[str, Any]]:

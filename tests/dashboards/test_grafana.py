@@ -16,6 +16,7 @@ from siem_support import DASHBOARDS, DEFAULTS, AdHoc, Loaded, Value, expand
 
 from netlogpush.analytics.clickhouse_schema import TABLE
 from netlogpush.analytics.queries import DIMENSIONS, Filter, Queries, View
+from netlogpush.analytics.samples import LOG_COLUMNS
 from netlogpush.analytics.store import NS_PER_S
 from netlogpush.dataset.fields import FIELD_NAMES
 from netlogpush.siem import grafana
@@ -293,7 +294,7 @@ def test_sample_log_panel(loaded: Loaded, dash: dict[str, Any]) -> None:
     newest = sorted(counted["Datetime"].to_pylist(), reverse=True)[:100]
     rows = run(loaded, sql, DEFAULTS, start, end, 10)
     assert [ns(r["Datetime"]) for r in rows] == newest
-    assert list(rows[0])[: len(grafana.SAMPLE_COLUMNS)] == list(grafana.SAMPLE_COLUMNS)
+    assert list(rows[0])[: len(LOG_COLUMNS)] == list(LOG_COLUMNS)
     assert set(rows[0]) == set(FIELD_NAMES)  # every field of the dataset
     # Drill-down: one attack's samples only.
     attack = pc.max(loaded.records["AttackID"]).as_py()

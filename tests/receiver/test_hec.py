@@ -11,16 +11,14 @@ import json
 import logging
 import shutil
 import subprocess
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import pytest
-import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -33,7 +31,7 @@ from netlogpush.receiver import (
     create_hec_app,
 )
 from netlogpush.receiver.body import BodyError, inflate, parse_events, parse_ndjson
-from netlogpush.testing.net import free_port
+from netlogpush.testing.server import serve_in_thread
 
 TOKEN = "5b3c9f0e-0d6b-4c53-9c55-6f0f5e9d3a11"
 CHANNEL = "0aeeac95-ac74-4aa9-b30d-6c4c0ac581ba"
@@ -346,27 +344,12 @@ def test_ndjson_roundtrip_property(records: list[dict[str, Any]]) -> None:
 # -- third-party HEC clients against a real server ---------------------------------------------
 
 
-def _wait_for(cond: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def server(store: HecTokenStore, sink: CollectingSink) -> Iterator[int]:
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_hec_app(store, sink), host="127.0.0.1", port=port,
-                                        log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    _wait_for(lambda: srv.started)
-    try:
+    with serve_in_thread(create_hec_app(store, sink)) as base:
+        port = urlsplit(base).port
+        assert port is not None
         yield port
-    finally:
-        srv.should_exit = True
-        thread.join(10)
 
 
 def _logger(name: str, handler: logging.Handler) -> logging.Logger:

@@ -9,7 +9,6 @@ queries count its packets once.
 from __future__ import annotations
 
 import gzip
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,6 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from test_hec import AUTH, CHANNEL, TOKEN, ndjson
 
@@ -28,7 +26,7 @@ from netlogpush.analytics.sink import StoreSink
 from netlogpush.analytics.store import NS_PER_S, AnalyticsStore
 from netlogpush.dataset.reader import RecordError, records_table
 from netlogpush.receiver import HecReceiver, HecTokenStore, HttpLogpushReceiver
-from netlogpush.testing.net import free_port
+from netlogpush.testing.server import serve_in_thread
 
 RAW = f"/services/collector/raw?channel={CHANNEL}"
 EVENT = "/services/collector/event"
@@ -111,21 +109,9 @@ def receivers(tokens: HecTokenStore, sink: StoreSink) -> tuple[HecReceiver, Http
 def client(receivers: tuple[HecReceiver, HttpLogpushReceiver]) -> Iterator[httpx.Client]:
     """Both receivers in one app on a real uvicorn on 127.0.0.1, as ``netlogpush serve`` mounts them."""
     hec, logpush = receivers
-    port = free_port()
     app = Starlette(routes=[*hec.routes(), *logpush.routes()])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
-            yield c
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=30) as c:
+        yield c
 
 
 def test_record_constants_are_what_they_say() -> None:

@@ -23,12 +23,13 @@ from netlogpush.analytics.store import AnalyticsStore
 from netlogpush.dataset.records import SCHEMA
 from netlogpush.dataset.timestamps import format_datetime
 
-#: The columns of a row of the sample log, after its id.
+#: The columns of a row of the sample log, after its id; the Grafana and Splunk dashboards
+#: (netlogpush.siem) show the same columns first.
 LOG_COLUMNS: tuple[str, ...] = (
     "Datetime",
     "MitigationSystem",
-    "Verdict",
     "Outcome",
+    "Verdict",
     "IPProtocolName",
     "IPSourceAddress",
     "SourcePort",
@@ -36,9 +37,11 @@ LOG_COLUMNS: tuple[str, ...] = (
     "DestinationPort",
     "IPTotalLength",
     "SampleInterval",
+    "TCPFlagsString",
     "RuleName",
     "AttackVector",
     "MitigationReason",
+    "AttackID",
 )
 #: ``_id`` is a UHUGEINT (128-bit md5 or a caller's sequence number).
 MAX_ID = (1 << 128) - 1

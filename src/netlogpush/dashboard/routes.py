@@ -23,6 +23,7 @@ import pyarrow as pa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from netlogpush.analytics.labels import DIMENSION_LABELS
 from netlogpush.analytics.queries import DIMENSIONS, Point, Queries
 from netlogpush.analytics.samples import MAX_ID, Samples
 from netlogpush.analytics.store import NS_PER_S
@@ -48,28 +49,6 @@ MAX_TOP = 100
 MAX_SAMPLES_PAGE = 1000
 MAX_SAMPLES_OFFSET = 1_000_000
 
-# Labels as Cloudflare's dashboard names the dimensions.
-LABELS: dict[str, str] = {
-    "action": "Action",
-    "mitigation_system": "Mitigation system",
-    "source_asn": "Source ASN",
-    "source_country": "Source country",
-    "source_ip": "Source IP",
-    "source_port": "Source port",
-    "destination_ip": "Destination IP",
-    "destination_prefix": "Destination IP range",
-    "destination_port": "Destination port",
-    "protocol": "Protocol",
-    "tcp_flag": "TCP flag",
-    "colo": "Source data center",
-    "colo_country": "Data center country",
-    "packet_size": "Packet size",
-    "direction": "Direction",
-    "attack_vector": "Attack vector",
-    "rule": "Rule",
-    "mitigation_reason": "Mitigation reason",
-    "protocol_state": "Protocol state",
-}
 _MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
@@ -208,10 +187,7 @@ def create_dashboard_router(
     def meta() -> Response:
         return _answer(
             lambda: {
-                "dimensions": [
-                    {"key": k, "label": LABELS.get(k, k.replace("_", " ").capitalize())}
-                    for k in DIMENSIONS
-                ],
+                "dimensions": [{"key": k, "label": DIMENSION_LABELS[k]} for k in DIMENSIONS],
                 "ranges": [
                     {"key": k, "label": label, "seconds": seconds, "bucket_s": bucket}
                     for k, (seconds, bucket, label) in RANGES.items()

@@ -19,7 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from netlogpush.analytics.clickhouse_schema import TABLE
+from netlogpush.analytics.labels import DIMENSION_LABELS
 from netlogpush.analytics.queries import DIMENSIONS
+from netlogpush.analytics.samples import LOG_COLUMNS
 
 Json = dict[str, Any]
 
@@ -31,27 +33,6 @@ UID = "netlogpush-network-analytics"
 # Dashboard dimension -> column; "action" is Outcome itself (its values are pass and drop).
 DIMENSION_COLUMNS: dict[str, str] = {
     k: ("Outcome" if k == "action" else v) for k, v in DIMENSIONS.items()
-}
-DIMENSION_LABELS: dict[str, str] = {
-    "action": "Action",
-    "mitigation_system": "Mitigation system",
-    "source_asn": "Source ASN",
-    "source_country": "Source country",
-    "source_ip": "Source IP",
-    "source_port": "Source port",
-    "destination_ip": "Destination IP",
-    "destination_prefix": "Destination prefix",
-    "destination_port": "Destination port",
-    "protocol": "Protocol",
-    "tcp_flag": "TCP flag",
-    "colo": "Data center",
-    "colo_country": "Data center country",
-    "packet_size": "Packet size",
-    "direction": "Direction",
-    "attack_vector": "Attack vector",
-    "rule": "Rule",
-    "mitigation_reason": "Mitigation reason",
-    "protocol_state": "Protocol state",
 }
 
 # Quick filters: (variable, column, numeric). Any other column: the ad hoc filter bar.
@@ -262,29 +243,9 @@ def atp_reasons_sql() -> str:
     )
 
 
-SAMPLE_COLUMNS: tuple[str, ...] = (
-    "Datetime",
-    "MitigationSystem",
-    "Outcome",
-    "Verdict",
-    "IPProtocolName",
-    "IPSourceAddress",
-    "SourcePort",
-    "IPDestinationAddress",
-    "DestinationPort",
-    "IPTotalLength",
-    "SampleInterval",
-    "TCPFlagsString",
-    "RuleName",
-    "AttackVector",
-    "MitigationReason",
-    "AttackID",
-)
-
-
 def samples_sql(limit: int = 100) -> str:
     """The newest samples, main columns first and then every other field of the dataset."""
-    first = ", ".join(SAMPLE_COLUMNS)
+    first = ", ".join(LOG_COLUMNS)
     return (
         f"SELECT {first}, * EXCEPT ({first})\nFROM {TABLE}\n"
         f"{where('$__conditionalAll(AttackID = ${attack_id:singlequote}, $attack_id)')}\n"

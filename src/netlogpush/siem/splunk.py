@@ -20,7 +20,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Any
 
-from netlogpush.siem.grafana import DIMENSION_COLUMNS, DIMENSION_LABELS
+from netlogpush.analytics.labels import DIMENSION_LABELS
+from netlogpush.analytics.samples import LOG_COLUMNS
+from netlogpush.siem.grafana import DIMENSION_COLUMNS
 
 APP = "netlogpush_network_analytics"
 SOURCETYPE = "cloudflare:json"
@@ -47,11 +49,8 @@ WIDEN = (
     "| return earliest latest]"
 )
 
-SAMPLE_COLUMNS = (
-    "_time MitigationSystem Outcome Verdict IPProtocolName IPSourceAddress SourcePort "
-    "IPDestinationAddress DestinationPort IPTotalLength SampleInterval TCPFlagsString RuleName "
-    "AttackVector MitigationReason AttackID"
-)
+# The sample log's columns; Splunk's event time stands for Datetime.
+SAMPLE_COLUMNS = " ".join("_time" if c == "Datetime" else c for c in LOG_COLUMNS)
 
 
 @dataclass(frozen=True)
