@@ -61,7 +61,7 @@ from netlogpush.scenarios.mixed import CUSTOMER_PREFIXES
 from netlogpush.sources.pcap import iter_batches
 from netlogpush.stream import open_stream
 
-BATCH = 65_536
+BATCH = 131_072  # >= one DuckDB row group (store.ROW_GROUP_ROWS)
 SCENARIOS = ("udp-flood", "syn-flood", "dns-amplification", "ntp-reflection")
 END_NS = 1_800_000_000 * 1_000_000_000 // HOUR_NS * HOUR_NS  # the data's last instant
 DT = SCHEMA.get_field_index("Datetime")
@@ -131,9 +131,11 @@ def _spoof(addresses: pa.ChunkedArray, k: int) -> pa.Array:
     return pc.if_else(v4, moved, text)
 
 
-def tiles(base: pa.Table, n: int, start_ns: int, length_ns: int) -> Iterator[pa.Table]:
+def tiles(
+    base: pa.Table, n: int, start_ns: int, length_ns: int, tag: str = ""
+) -> Iterator[pa.Table]:
     """``n`` records over [start_ns, start_ns + length_ns): copies of ``base``, each stretched
-    over its share of the range, in batches of BATCH."""
+    over its share of the range, in batches of BATCH; copy k's AttackIDs end in ``-k{tag}``."""
     copies = -(-n // base.num_rows)
     slot = length_ns // copies
     times = base.column("Datetime").to_numpy()
@@ -148,7 +150,7 @@ def tiles(base: pa.Table, n: int, start_ns: int, length_ns: int) -> Iterator[pa.
         stretched = (
             start_ns + k * slot + ((times[: t.num_rows] - t0) * (slot / span)).astype(np.int64)
         )
-        ids = pc.if_else(a, pc.binary_join_element_wise(t.column("AttackID"), str(k), "-"), "")
+        ids = pc.if_else(a, pc.binary_join_element_wise(t.column("AttackID"), f"{k}{tag}", "-"), "")
         t = t.set_column(DT, "Datetime", pa.array(stretched))
         t = t.set_column(att, "AttackID", ids)
         t = t.set_column(
@@ -174,7 +176,7 @@ def ingest_figures(base: pa.Table, n: int, scratch: Path) -> None:
             setup()
         started = time.perf_counter()
         work()
-        rate = total / (time.perf_counter() - started)
+        rate = float(total) / (time.perf_counter() - started)
         print(f"  {label:<62} {rate:>12,.0f} records/s")
         return rate
 
@@ -236,7 +238,7 @@ def ingest_figures(base: pa.Table, n: int, scratch: Path) -> None:
 
 
 def dataset(base: pa.Table, n: int, data: Path) -> Path:
-    path = data / f"analytics-{n}.duckdb"
+    path = data / f"analytics-v3-{n}.duckdb"
     done = path.with_suffix(".complete")
     if path.exists() and done.exists():
         return path
@@ -247,7 +249,7 @@ def dataset(base: pa.Table, n: int, data: Path) -> Path:
     seq = 1
     with AnalyticsStore(path) as store:
         for day in (2, 1):  # the previous day, then the 24 h of the view
-            for b in tiles(base, n, END_NS - day * DAY_NS, DAY_NS):
+            for b in tiles(base, n, END_NS - day * DAY_NS, DAY_NS, f"d{day}"):
                 store.ingest_stream(b, np.arange(seq, seq + b.num_rows), "bench")
                 seq += b.num_rows
                 if seq // BATCH % 100 == 0:
@@ -294,21 +296,23 @@ def latencies(q: Queries, reps: int) -> tuple[dict[str, list[float]], list[objec
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] * 1000
 
 
 def query_figures(path: Path, reps: int, baseline_reps: int) -> None:
     with AnalyticsStore(path) as store:
+        store.compact(END_NS)  # as the feed does every minute (a no-op on a fresh build)
         q = Queries(store)
         rows = store.con.execute("SELECT count(*) FROM records").fetchall()[0][0]
         print(f"dashboard default view (all traffic, 24 h) on {path.name}: {rows:,} samples")
         ours, results = latencies(q, reps)
-        aggregates = Q.AGGREGATES
-        Q.AGGREGATES = ()  # the baseline: every query from the samples
+        # The baseline: no aggregate to plan with, every query reads the samples.
+        aggregates = getattr(Q, "AGGREGATES")  # noqa: B009
+        setattr(Q, "AGGREGATES", ())  # noqa: B010
         try:
             base, expected = latencies(q, baseline_reps)
         finally:
-            Q.AGGREGATES = aggregates
+            setattr(Q, "AGGREGATES", aggregates)  # noqa: B010
         assert results == expected, "the aggregates changed a result"
     print(f"  {'request':<30} {'p50 ms':>9} {'p95 ms':>9}   baseline (samples only): p50 / p95")
     for name in ours:
@@ -326,6 +330,7 @@ def main() -> None:
     parser.add_argument("--baseline-reps", type=int, default=5)
     parser.add_argument("--data", type=Path, default=Path("/work/benchdata"))
     parser.add_argument("--skip-ingest", action="store_true")
+    parser.add_argument("--build-only", action="store_true", help="only build the store file")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     args.data.mkdir(parents=True, exist_ok=True)
@@ -334,7 +339,9 @@ def main() -> None:
           f"{os.cpu_count()} cores")  # fmt: skip
     if not args.skip_ingest:
         ingest_figures(base, min(args.records, 1_000_000), args.data / "scratch")
-    query_figures(dataset(base, args.records, args.data), args.reps, args.baseline_reps)
+    path = dataset(base, args.records, args.data)
+    if not args.build_only:
+        query_figures(path, args.reps, args.baseline_reps)
     print(f"load at the end: {os.getloadavg()[0]:.1f}")
 
 

@@ -30,6 +30,7 @@ BENCHES = (
     "logpush_format",
     "delivery",
     "logpush_jobs",
+    "analytics",
 )
 
 

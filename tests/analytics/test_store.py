@@ -192,3 +192,31 @@ def test_redelivery_in_any_chunks_counts_each_sample_once(
         sum(s for _, s, _ in distinct),
         sum(s * n for _, s, n in distinct),
     )
+
+
+def test_ingest_stream_takes_each_sequence_number_once() -> None:
+    store = AnalyticsStore()
+    assert store.ingest_stream(BATCH, [1, 2, 3], "s") == IngestResult(3, 3, 0, 0)
+    assert store.position("s") == 3
+    # A redelivery overlapping the position: only numbers above it are new.
+    again = pa.concat_tables([BATCH.slice(1), table([T0 + 9], [7], [100])])
+    assert store.ingest_stream(again, [2, 3, 4], "s") == IngestResult(3, 1, 2, 0)
+    assert sums(store) == (4, 100 + 1000 + 10 + 7, 6000 + 1_500_000 + 400 + 700)
+    # Positions are per source; the same content from another source is another sample.
+    assert store.ingest_stream(BATCH, [1, 2, 3], "other") == IngestResult(3, 3, 0, 0)
+    assert store.position("s") == 4
+    with pytest.raises(ValueError, match="increasing"):
+        store.ingest_stream(BATCH, [5, 7, 6], "s")
+    with pytest.raises(ValueError, match="2 sequence numbers for 3 records"):
+        store.ingest_stream(BATCH, [5, 6], "s")
+
+
+def test_store_of_the_first_schema_is_refused(tmp_path: Path) -> None:
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("CREATE TABLE records (_id UHUGEINT PRIMARY KEY, _hour BIGINT)")
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value BIGINT)")
+    con.close()
+    with pytest.raises(RuntimeError, match="schema version 1, this is version 2"):
+        AnalyticsStore(tmp_path / "old.duckdb")

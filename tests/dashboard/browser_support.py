@@ -137,19 +137,20 @@ def expected_summary(
 ) -> Expected:
     """docs/analytics.md's rules over plain Python rows: a sample counts in "all traffic" when
     it was dropped (Outcome) or passed the last system (magic-firewall); attacks are dosd's
-    distinct AttackIDs; an attack's peak is its largest ``bucket_s`` bucket (buckets aligned on
-    ``start_ns``) ÷ the bucket length."""
+    distinct AttackIDs; an attack's peak is its largest ``bucket_s`` bucket ÷ the bucket length,
+    buckets counted from ``start_ns``, or from its minute when they are whole minutes."""
     in_range = [r for r in rows if start_ns <= r["Datetime"] < end_ns]
     counted = [
         r for r in in_range if r["Outcome"] == "drop" or r["MitigationSystem"] == "magic-firewall"
     ]
     dropped = [r for r in counted if r["Outcome"] == "drop"]
     step = bucket_s * NS
+    origin = start_ns - start_ns % (60 * NS) if bucket_s % 60 == 0 else start_ns
     per_bucket: dict[tuple[str, int], list[int]] = {}
     for r in in_range:
         if r["MitigationSystem"] != "dosd" or not r["AttackID"]:
             continue
-        key = (r["AttackID"], (r["Datetime"] - start_ns) // step)
+        key = (r["AttackID"], (r["Datetime"] - origin) // step)
         acc = per_bucket.setdefault(key, [0, 0])
         acc[0] += r["SampleInterval"]
         acc[1] += r["SampleInterval"] * r["IPTotalLength"]

@@ -127,17 +127,16 @@ def test_minute_rollup_adds_up(loaded: Loaded) -> None:
 
 # Transpiled queries that real ClickHouse rejects, with the error it gives (queries.py is owned
 # elsewhere; these are reported, and the strict xfail turns red once they are fixed).
-KNOWN_FAILURES: dict[str, str] = {
-    "attacks": "groupConcat(',')(IPSourceAddress ORDER BY p DESC, IPSourceAddress): ClickHouse "
-    "has no ORDER BY inside an aggregate call (Code: 62, SYNTAX_ERROR)",
-}
+# (The attack list's was fixed: queries.render writes its top-n for ClickHouse.)
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
 def duck_layout(loaded: Loaded) -> Loaded:
     """The DuckDB store's table names over the ClickHouse schema: ``records`` with Datetime as
     integer nanoseconds, its pre-aggregated tables (``store.AGGREGATES``) as views computing
-    the same sums from it, and empty roll-up tiers (all data is recent, so in the raw tier)."""
+    the same sums from it, and empty roll-up tiers (all data is recent, so in the raw tier)
+    and ``attack_sources`` (empty: the attack list then groups the samples)."""
     ch = loaded.ch
     ch.query(
         "CREATE VIEW IF NOT EXISTS records AS SELECT * EXCEPT Datetime, "
@@ -149,6 +148,11 @@ def duck_layout(loaded: Loaded) -> Loaded:
             f"CREATE TABLE IF NOT EXISTS {tier} (Datetime Int64, {dims}, packets Int128, "
             "bytes Int128, samples Int64) ENGINE = Memory"
         )
+    ch.query(
+        "CREATE TABLE IF NOT EXISTS attack_sources (AttackID String, samples Int64, "
+        "first_ns Int64, last_ns Int64, sources Array(String), packets Array(Int128), "
+        "complete Bool) ENGINE = Memory"
+    )
     for agg in getattr(store_module, "AGGREGATES", ()):
         cols = ", ".join(agg.dims)
         spans = ", min(ns) AS first_ns, max(ns) AS last_ns" if agg.spans else ""

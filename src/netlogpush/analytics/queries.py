@@ -25,11 +25,13 @@ have dropped). A per-system view (``system=...``) counts every sample of that on
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from netlogpush.analytics.store import (
     AGGREGATES,
+    ATTACK_ROWS,
+    ATTACK_TOP_SOURCES,
     COUNTING_COLUMNS,
     MINUTE_NS,
     NS_PER_S,
@@ -129,15 +131,43 @@ def render(sql: str, dialect: Dialect = "duckdb") -> str:
         return sql
     import sqlglot  # only a non-default backend needs it
 
-    return str(sqlglot.transpile(sql, read="duckdb", write=dialect)[0])
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if dialect == "clickhouse":
+        tree = tree.transform(_clickhouse_top_n).transform(_clickhouse_array_to_string)
+    return str(tree.sql(dialect=dialect))
+
+
+def _clickhouse_array_to_string(node: Any) -> Any:
+    """SQLGlot leaves DuckDB's ``array_to_string`` as it is; ClickHouse's is arrayStringConcat."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.ArrayToString):
+        return exp.Anonymous(this="arrayStringConcat", expressions=[node.this, node.expression])
+    return node
+
+
+def _clickhouse_top_n(node: Any) -> Any:
+    """DuckDB's ``min_by(x, key, n)`` (the n values of x with the smallest keys, in key order)
+    has no SQLGlot translation: ClickHouse's argMin takes no n. Sort (key, x) pairs instead."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.ArgMin) and node.args.get("count") is not None:
+        key, x, n = (
+            node.expression.sql("clickhouse"),
+            node.this.sql("clickhouse"),
+            node.args["count"].sql("clickhouse"),
+        )
+        return exp.maybe_parse(
+            f"arraySlice(arrayMap(t -> t.2, arraySort(groupArray(({key}, {x})))), 1, {n})",
+            dialect="clickhouse",
+        )
+    return node
 
 
 def _dropped(counting: Counting) -> str:
     return "Outcome = 'drop'" if counting == "outcome" else "Verdict = 'drop'"
 
 
-# The samples an attack query looks at: dosd's, with an AttackID (agg_attack_minute's rows).
-ATTACK_ROWS = "MitigationSystem = 'dosd' AND AttackID <> ''"
 _SPANS = ("first_ns", "last_ns")  # first and last Datetime of a source row
 
 
@@ -176,8 +206,9 @@ def _source(
     name: str = "src",
 ) -> str:
     """A CTE ``name``: the samples of ``v`` (time range, tab, filters, counting rule, and
-    ``rows``, a condition on columns that ``need`` names), one relation with the ``need``ed columns, ``packets``/``bytes``/``samples``
-    per row and an ``action`` column. ``step_s``: the query buckets time by that many seconds.
+    ``rows``, a condition on columns that ``need`` names), one relation with the ``need``ed
+    columns, ``packets``/``bytes``/``samples`` per row and an ``action`` column. ``step_s``:
+    the query buckets time by that many seconds.
 
     It is the union of disjoint parts (docs/analytics.md): an aggregate's whole buckets inside
     the range (``_plan``), raw samples for the partial buckets at both ends (or for the whole
@@ -203,15 +234,18 @@ def _source(
             parts.append(span)
         return ", ".join(parts)
 
+    # One type per measure in every branch (ClickHouse makes a Variant of mixed types).
     raw = select(
         SCHEMA_NAMES,
         "CAST(SampleInterval AS HUGEINT) AS packets, "
-        "CAST(IPTotalLength AS HUGEINT) * SampleInterval AS bytes, 1 AS samples",
+        "CAST(IPTotalLength AS HUGEINT) * SampleInterval AS bytes, CAST(1 AS BIGINT) AS samples",
         "Datetime AS first_ns, Datetime AS last_ns",
     )
-    roll = select(
-        ROLLUP_DIMENSIONS, "packets, bytes, samples", "Datetime AS first_ns, Datetime AS last_ns"
+    measures = (
+        "CAST(packets AS HUGEINT) AS packets, CAST(bytes AS HUGEINT) AS bytes, "
+        "CAST(samples AS BIGINT) AS samples"
     )
+    roll = select(ROLLUP_DIMENSIONS, measures, "Datetime AS first_ns, Datetime AS last_ns")
     branches = []
     if agg is None:
         branches.append(f"SELECT {raw} FROM records WHERE Datetime >= {s} AND Datetime < {e}")
@@ -222,7 +256,7 @@ def _source(
         span = "first_ns, last_ns" if agg.spans else "Datetime AS first_ns, Datetime AS last_ns"
         branches += [
             f"SELECT {raw} FROM records WHERE Datetime >= {s} AND Datetime < {lo}",
-            f"SELECT {select(agg.dims, 'packets, bytes, samples', span)} FROM {agg.table} "
+            f"SELECT {select(agg.dims, measures, span)} FROM {agg.table} "
             f"WHERE Datetime >= {lo} AND Datetime < {hi}",
             f"SELECT {raw} FROM records WHERE Datetime >= {hi} AND Datetime < {e}",
         ]
@@ -266,15 +300,18 @@ def sql_timeseries(
 ) -> str:
     """Rows (bucket_ns, key, value, rate_per_s); keys beyond the ``top`` largest become 'Other'."""
     col = _column(dimension)
+    m = _measure(metric)
+    # Grouped by the column's own type first, made text only for the few rows left: casting
+    # before grouping hashed millions of strings (docs/analytics.md).
     return (
         f"WITH {_source(v, [col], bucket_s)}, "
-        f"ranked AS (SELECT CAST({col} AS VARCHAR) AS k FROM src GROUP BY 1 "
-        f"ORDER BY {_measure(metric)} DESC, 1 LIMIT {int(top)}), "
-        f"bucketed AS (SELECT {_bucket(v, bucket_s)} AS bucket, "
-        f"CASE WHEN CAST({col} AS VARCHAR) IN (SELECT k FROM ranked) THEN CAST({col} AS VARCHAR) "
-        f"ELSE 'Other' END AS key, packets, bytes FROM src) "
-        f"SELECT bucket, key, {_measure(metric)} AS value, "
-        f"{_measure(metric)} / {int(bucket_s)} AS rate FROM bucketed "
+        f"per AS (SELECT {_bucket(v, bucket_s)} AS bucket, {col} AS k, sum(packets) AS packets, "
+        f"sum(bytes) AS bytes FROM src GROUP BY 1, 2), "
+        f"ranked AS (SELECT k FROM (SELECT k, {m} AS value FROM per GROUP BY k) AS t "
+        f"ORDER BY value DESC, CAST(k AS VARCHAR) LIMIT {int(top)}), "
+        f"keyed AS (SELECT bucket, CASE WHEN k IN (SELECT k FROM ranked) THEN CAST(k AS VARCHAR) "
+        f"ELSE 'Other' END AS key, packets, bytes FROM per) "
+        f"SELECT bucket, key, {m} AS value, {m} / {int(bucket_s)} AS rate FROM keyed "
         f"GROUP BY bucket, key ORDER BY bucket, key"
     )
 
@@ -282,8 +319,9 @@ def sql_timeseries(
 def sql_top(v: View, dimension: str, metric: Metric = "packets", n: int = 10) -> str:
     col = _column(dimension)
     return (
-        f"WITH {_source(v, [col])} SELECT CAST({col} AS VARCHAR) AS key, {_measure(metric)} AS value "
-        f"FROM src GROUP BY 1 ORDER BY value DESC, key LIMIT {int(n)}"
+        f"WITH {_source(v, [col])} SELECT CAST(k AS VARCHAR) AS key, value FROM ("
+        f"SELECT {col} AS k, {_measure(metric)} AS value FROM src GROUP BY 1) AS t "
+        f"ORDER BY value DESC, key LIMIT {int(n)}"
     )
 
 
@@ -340,31 +378,76 @@ def sql_attack_peak(v: View, bucket_s: int = 60) -> str:
     )
 
 
-def sql_attacks(v: View, bucket_s: int = 60, limit: int = 100, top_sources: int = 3) -> str:
+def _attack_cache(v: View, top_sources: int) -> str:
+    """CTEs ``totals`` (per attack in ``v``) and ``cached`` (the attacks whose top sources
+    ``attack_sources`` gives exactly; needs ``_attack_per_bucket``'s ``att``)."""
+    n = int(top_sources)
+    totals = (
+        "totals AS (SELECT AttackID, min(first_ns) AS start_ns, max(last_ns) AS end_ns, "
+        "sum(packets) AS packets, sum(bytes) AS bytes, sum(samples) AS samples FROM att GROUP BY 1)"
+    )
+    if v.filters or n > ATTACK_TOP_SOURCES:
+        return f"{totals}, cached AS (SELECT AttackID, '' AS srcs FROM attack_sources WHERE FALSE)"
+    return (
+        f"{totals}, cached AS (SELECT t.AttackID, array_to_string(array_slice(c.sources, 1, {n}), "
+        "',') AS srcs FROM totals t JOIN attack_sources c ON c.AttackID = t.AttackID "
+        "AND c.samples = t.samples AND c.first_ns = t.start_ns AND c.last_ns = t.end_ns)"
+    )
+
+
+def sql_attack_uncached_span(v: View, bucket_s: int = 60, top_sources: int = 3) -> str:
+    """One row: the first and last time of the attacks in ``v`` whose top sources must come
+    from the samples (NULLs: none). ``Queries.attacks`` narrows that grouping to it."""
+    return (
+        f"WITH {_attack_per_bucket(v, bucket_s)}, {_attack_cache(v, top_sources)} "
+        "SELECT min(start_ns), max(end_ns) FROM totals WHERE AttackID NOT IN "
+        "(SELECT AttackID FROM cached)"
+    )
+
+
+def sql_attacks(
+    v: View,
+    bucket_s: int = 60,
+    limit: int = 100,
+    top_sources: int = 3,
+    sources_span: tuple[int, int] | None = None,
+) -> str:
     """One row per AttackID: start_ns, end_ns, vector, target, packets, bytes, peak pps, peak
-    bps (over ``bucket_s`` buckets), top source IPs (comma-separated, most packets first).
-    The vector and the target are the AttackVector and destination with the most packets."""
+    bps (over ``bucket_s`` buckets), top source IPs (comma-separated, most packets first, ties
+    by address). The vector and the target are the AttackVector and destination with the most
+    packets.
+
+    Top sources come from ``attack_sources`` (kept by compaction) for an attack whose row there
+    has the view's sample count, first and last time, without filters: then the row was made
+    from exactly these samples. Otherwise, and for ongoing attacks, from the samples, read
+    within ``sources_span`` if given (``sql_attack_uncached_span``)."""
     a = _attack_view(v)
+    n = int(top_sources)
+    if sources_span is not None:  # every attack grouped from samples is in [first, last]
+        first, last = sources_span
+        a = replace(a, start_ns=max(a.start_ns, first), end_ns=max(first, min(a.end_ns, last + 1)))
     sources = _source(
         a,
         ["AttackID", "IPSourceAddress"],
-        rows=f"{ATTACK_ROWS} AND IPSourceAddress <> ''",
+        rows=f"{ATTACK_ROWS} AND IPSourceAddress <> '' "
+        "AND AttackID NOT IN (SELECT AttackID FROM cached)",
         name="att_src",
     )
     return (
-        f"WITH {_attack_per_bucket(v, bucket_s)}, {sources}, "
+        f"WITH {_attack_per_bucket(v, bucket_s)}, {_attack_cache(v, n)}, {sources}, "
         f"peaks AS (SELECT AttackID, max(p) / {int(bucket_s)} AS peak_pps, "
         f"max(b) * 8 / {int(bucket_s)} AS peak_bps FROM per_bucket GROUP BY 1), "
         f"targets AS (SELECT AttackID, arg_max(IPDestinationAddress, p) AS target FROM ("
         f"SELECT AttackID, IPDestinationAddress, sum(packets) AS p FROM att GROUP BY 1, 2) GROUP BY 1), "
         f"vectors AS (SELECT AttackID, arg_max(AttackVector, p) AS vector FROM ("
         f"SELECT AttackID, AttackVector, sum(packets) AS p FROM att GROUP BY 1, 2) GROUP BY 1), "
-        f"sources AS (SELECT AttackID, IPSourceAddress, sum(packets) AS p FROM att_src GROUP BY 1, 2 "
-        f"QUALIFY row_number() OVER (PARTITION BY AttackID ORDER BY p DESC, IPSourceAddress) <= {int(top_sources)}), "
-        f"src_list AS (SELECT AttackID, string_agg(IPSourceAddress, ',' ORDER BY p DESC, IPSourceAddress) AS srcs "
-        f"FROM sources GROUP BY 1), "
-        f"totals AS (SELECT AttackID, min(first_ns) AS start_ns, max(last_ns) AS end_ns, "
-        f"sum(packets) AS packets, sum(bytes) AS bytes FROM att GROUP BY 1) "
+        # The n sources with most packets, ties by address: min_by with a (-packets, address)
+        # key keeps an n-entry heap per attack, 3x faster than ranking every (attack, source)
+        # with row_number() (render() writes it for ClickHouse).
+        f"src_list AS (SELECT AttackID, array_to_string(min_by(IPSourceAddress, "
+        f"(-p, IPSourceAddress), {n}), ',') AS srcs FROM ("
+        f"SELECT AttackID, IPSourceAddress, sum(packets) AS p FROM att_src GROUP BY 1, 2) "
+        f"GROUP BY 1 UNION ALL SELECT AttackID, srcs FROM cached) "
         f"SELECT t.AttackID, t.start_ns, t.end_ns, w.vector, g.target, t.packets, t.bytes, "
         f"p.peak_pps, p.peak_bps, coalesce(s.srcs, '') FROM totals t "
         f"JOIN peaks p ON p.AttackID = t.AttackID JOIN targets g ON g.AttackID = t.AttackID "
@@ -402,6 +485,7 @@ def all_queries(v: View) -> dict[str, str]:
         "attack_peak": sql_attack_peak(v),
         "top_source": sql_top_source(v),
         "attacks": sql_attacks(v),
+        "attack_uncached_span": sql_attack_uncached_span(v),
         "rules_hit": sql_rules_hit(v),
         "atp_reasons": sql_atp_reasons(v),
     }
@@ -481,6 +565,10 @@ class Queries:
         return [(str(k), int(val)) for k, val in self._rows(sql_top(v, dimension, metric, n))]
 
     def attacks(self, v: View, bucket_s: int = 60, limit: int = 100) -> list[Attack]:
+        # Where the attacks without an attack_sources row are: only that time is grouped by
+        # source (none at all when every attack has one).
+        first, last = self._rows(sql_attack_uncached_span(v, bucket_s))[0]
+        span = (v.start_ns, v.start_ns - 1) if first is None else (int(first), int(last))
         return [
             Attack(
                 str(r[0]),
@@ -494,7 +582,7 @@ class Queries:
                 float(r[8]),
                 tuple(s for s in str(r[9]).split(",") if s),
             )
-            for r in self._rows(sql_attacks(v, bucket_s, limit))
+            for r in self._rows(sql_attacks(v, bucket_s, limit, sources_span=span))
         ]
 
     def rules_hit(self, v: View, n: int = 10) -> list[tuple[str, str, str, int]]:
@@ -510,10 +598,13 @@ class Queries:
         out["attacks"] = int(self._rows(sql_attack_count(v))[0][0])
         return out
 
+    def _top_source(self, v: View) -> str:
+        top = self._rows(sql_top_source(v))
+        return str(top[0][0]) if top else ""
+
     def summary(self, v: View, bucket_s: int = 60) -> Summary:
         now, before = self._totals(v), self._totals(v.previous())
         peak_pps, peak_bps = self._rows(sql_attack_peak(v, bucket_s))[0]
-        top = self._rows(sql_top_source(v))
         change: dict[str, float | None] = {
             k: (None if before[k] == 0 else (now[k] - before[k]) * 100.0 / before[k]) for k in now
         }
@@ -528,7 +619,7 @@ class Queries:
             else 0.0,
             largest_attack_pps=float(peak_pps),
             largest_attack_bps=float(peak_bps),
-            top_source=str(top[0][0]) if top else "",
+            top_source=self._top_source(v),
             previous=before,
             change_pct=change,
         )

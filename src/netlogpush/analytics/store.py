@@ -53,6 +53,10 @@ NS_PER_S = 1_000_000_000
 MINUTE_NS = 60 * NS_PER_S
 HOUR_NS = 3600 * NS_PER_S
 DAY_NS = 24 * HOUR_NS
+# DuckDB's row group. Inserts this large are written as whole compressed row groups; smaller
+# ones go into a partial row group whose compression, each time it fills, cost up to 1.5 s
+# here (measured, DuckDB 2.0): batch ingest in multiples of this (docs/analytics.md).
+ROW_GROUP_ROWS = 122_880
 SCHEMA_VERSION = 2  # 1: records keyed by a PRIMARY KEY index; 2: no index, aggregates
 
 # Dimensions kept in the roll-ups: those the dashboard splits and filters by, without the
@@ -91,6 +95,15 @@ RAW_ONLY_DIMENSIONS: tuple[str, ...] = (
 )
 # What the counting rule (queries.py) needs: every aggregate keeps these.
 COUNTING_COLUMNS: tuple[str, ...] = ("MitigationSystem", "Verdict", "Outcome")
+
+
+# Per attack, its top sources (with their packets), computed by compact() once the attack has
+# been quiet this long:
+# exact top sources need every (attack, source) pair, which for a spoofed flood is every
+# sample. queries.sql_attacks uses a row only when it covers exactly the samples of the view.
+ATTACK_QUIET_NS = 5 * 60 * NS_PER_S
+ATTACK_TOP_SOURCES = 10
+ATTACK_ROWS = "MitigationSystem = 'dosd' AND AttackID <> ''"
 
 
 @dataclass(frozen=True)
@@ -138,7 +151,7 @@ AGGREGATES: tuple[Aggregate, ...] = (
         "agg_attack_minute",
         MINUTE_NS,
         (*COUNTING_COLUMNS, "AttackID", "AttackVector", "IPDestinationAddress"),
-        rows="MitigationSystem = 'dosd' AND AttackID <> ''",
+        rows=ATTACK_ROWS,
         spans=True,
     ),
     Aggregate("agg_hour_source_asn", HOUR_NS, (*COUNTING_COLUMNS, "SourceASN")),
@@ -194,9 +207,6 @@ _KEY_EXPR = "md5_number(concat_ws(chr(31), {}))".format(
 _COLUMNS = ", ".join(f'"{f.name}"' for f in SCHEMA)
 _DIMS = ", ".join(f'"{d}"' for d in ROLLUP_DIMENSIONS)
 _MEASURES = "sum(SampleInterval), sum(CAST(IPTotalLength AS HUGEINT) * SampleInterval), count(*)"
-# Rows of an aggregate older than this are re-grouped by compact(): ingest adds one row per
-# bucket and value combination per batch, and a live feed's batches are small.
-MERGE_WINDOW_NS = 2 * HOUR_NS
 
 
 def _conform(table: pa.Table) -> pa.Table:
@@ -237,7 +247,11 @@ class AnalyticsStore:
         self.con = duckdb.connect(":memory:" if path is None else str(path))
         self._w = self.con.cursor()  # the writer's own connection to the database
         self._lock = threading.RLock()
-        self._create()
+        try:
+            self._create()
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         self._w.close()
@@ -274,6 +288,11 @@ class AnalyticsStore:
                 f"CREATE TABLE IF NOT EXISTS {agg.table} (Datetime BIGINT NOT NULL, {adims}, "
                 f"packets HUGEINT NOT NULL, bytes HUGEINT NOT NULL, samples BIGINT NOT NULL{spans})"
             )
+        self._q(
+            "CREATE TABLE IF NOT EXISTS attack_sources (AttackID VARCHAR PRIMARY KEY, "
+            "samples BIGINT NOT NULL, first_ns BIGINT NOT NULL, last_ns BIGINT NOT NULL, "
+            "sources VARCHAR[] NOT NULL, packets HUGEINT[] NOT NULL, complete BOOLEAN NOT NULL)"
+        )
         self._q("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value BIGINT)")
         if not existed:
             self._set_meta("schema_version", SCHEMA_VERSION)
@@ -420,12 +439,12 @@ class AnalyticsStore:
                 self._set_meta(key, int(seq[-1]))
         return IngestResult(received, inserted, seen, len(seq) - inserted)
 
-    def compact(self, now_ns: int, merge_window_ns: int = MERGE_WINDOW_NS) -> CompactResult:
+    def compact(self, now_ns: int) -> CompactResult:
         """Apply retention at ``now_ns``: raw samples older than ``raw_ns`` become minute rows,
         minute rows older than ``minute_ns`` become hour rows, hour rows older than ``hour_ns``
-        are deleted; the aggregates follow the raw tier and their rows of the last
-        ``merge_window_ns`` are re-grouped. One transaction, so a crash leaves either the old
-        or the new state."""
+        are deleted; the aggregates follow the raw tier, their buckets completed since the last
+        compaction are merged to one row per value combination, and quiet attacks get their
+        ``attack_sources`` row. One transaction, so a crash leaves the old or the new state."""
         r = self.retention
         with self._transaction():
             mark = self._meta("raw_compacted_until")
@@ -440,7 +459,8 @@ class AnalyticsStore:
             raw_rolled = self._delete("records", raw_cut)
             for agg in AGGREGATES:
                 self._follow_raw(agg, mark, raw_cut)
-                self._merge(agg, max(raw_cut, now_ns - merge_window_ns))
+                self._merge(agg, raw_cut, now_ns)
+            self._summarize_attacks(now_ns)
             self._q(
                 f"INSERT INTO rollup_hour SELECT Datetime - (Datetime % {HOUR_NS}) AS b, "
                 f"{_DIMS}, sum(packets), sum(bytes), sum(samples) "
@@ -450,6 +470,38 @@ class AnalyticsStore:
             hour_deleted = self._delete("rollup_hour", hour_cut)
             self._set_meta("raw_compacted_until", raw_cut)
         return CompactResult(raw_rolled, minute_rolled, hour_deleted)
+
+    def _summarize_attacks(self, now_ns: int) -> None:
+        """(Re)compute ``attack_sources`` for attacks quiet since ``ATTACK_QUIET_NS`` whose
+        samples changed since their row was written; drop rows of attacks no longer raw."""
+        self._q(
+            "DELETE FROM attack_sources WHERE AttackID NOT IN "
+            "(SELECT DISTINCT AttackID FROM agg_attack_minute)"
+        )
+        self._q(
+            "CREATE TEMP TABLE _todo AS SELECT a.* FROM (SELECT AttackID, sum(samples) AS n, "
+            "min(first_ns) AS f, max(last_ns) AS l FROM agg_attack_minute GROUP BY 1) AS a "
+            "LEFT JOIN attack_sources c ON c.AttackID = a.AttackID "
+            f"WHERE a.l < {int(now_ns - ATTACK_QUIET_NS)} "
+            "AND (c.AttackID IS NULL OR c.samples <> a.n OR c.first_ns <> a.f OR c.last_ns <> a.l)"
+        )
+        try:
+            # Ordered by packets, then address, as queries.sql_attacks orders them; with each
+            # source's packets, and whether the list holds every source of the attack.
+            key = "(-p, IPSourceAddress)"
+            self._q(
+                "INSERT OR REPLACE INTO attack_sources SELECT t.AttackID, t.n, t.f, t.l, "
+                "coalesce(s.ips, []), coalesce(s.ps, []), coalesce(s.k, 0) <= "
+                f"{ATTACK_TOP_SOURCES} FROM _todo t LEFT JOIN (SELECT AttackID, "
+                f"min_by(IPSourceAddress, {key}, {ATTACK_TOP_SOURCES}) AS ips, "
+                f"min_by(p, {key}, {ATTACK_TOP_SOURCES}) AS ps, count(*) AS k FROM ("
+                "SELECT AttackID, IPSourceAddress, sum(SampleInterval) AS p FROM records "
+                f"WHERE {ATTACK_ROWS} AND IPSourceAddress <> '' "
+                "AND AttackID IN (SELECT AttackID FROM _todo) GROUP BY 1, 2) AS g GROUP BY 1) AS s "
+                "ON s.AttackID = t.AttackID"
+            )
+        finally:
+            self._q("DROP TABLE _todo")
 
     def _follow_raw(self, agg: Aggregate, old_cut: int, raw_cut: int) -> None:
         """Drop ``agg``'s rows for samples that left the raw tier. A bucket that the cut
@@ -462,25 +514,29 @@ class AnalyticsStore:
         if bucket < raw_cut:
             self._q(_agg_insert(agg, "records", f"Datetime < {bucket + agg.step_ns}"))
 
-    def _merge(self, agg: Aggregate, since_ns: int) -> None:
-        """Re-group ``agg``'s rows from ``since_ns`` (bucket-aligned) on: one row per bucket and
-        value combination instead of one per batch."""
-        since = since_ns - since_ns % agg.step_ns
+    def _merge(self, agg: Aggregate, raw_cut: int, now_ns: int) -> None:
+        """Ingest writes a row per bucket and value combination per batch (a live feed's
+        batches are small): re-group the buckets completed since the last merge into one row
+        each. A sample arriving later for a merged bucket adds a row; sums stay exact."""
+        key = f"merged_until:{agg.table}"
+        since = max(self._meta(key), raw_cut - raw_cut % agg.step_ns)
+        until = (now_ns - agg.step_ns) // agg.step_ns * agg.step_ns  # buckets ended by now
+        if until <= since:
+            return
         dims = ", ".join(f'"{d}"' for d in agg.dims)
         spans = ", min(first_ns), max(last_ns)" if agg.spans else ""
+        rng = f"Datetime >= {since} AND Datetime < {until}"
         self._q(
             f"CREATE TEMP TABLE _merged AS SELECT Datetime, {dims}, sum(packets), sum(bytes), "
-            f"sum(samples){spans} FROM {agg.table} WHERE Datetime >= {since} GROUP BY ALL"
+            f"sum(samples){spans} FROM {agg.table} WHERE {rng} GROUP BY ALL"
         )
         try:
-            self._delete_from(agg.table, since)
+            self._q(f"DELETE FROM {agg.table} WHERE {rng}")
             self._q(f"INSERT INTO {agg.table} SELECT * FROM _merged")
         finally:
             self._q("DROP TABLE _merged")
+        self._set_meta(key, until)
 
     def _delete(self, table: str, before_ns: int) -> int:
         # DuckDB answers a DELETE with the number of rows it removed.
         return int(self._q(f"DELETE FROM {table} WHERE Datetime < {int(before_ns)}")[0][0])
-
-    def _delete_from(self, table: str, since_ns: int) -> int:
-        return int(self._q(f"DELETE FROM {table} WHERE Datetime >= {int(since_ns)}")[0][0])
