@@ -238,7 +238,7 @@ def ingest_figures(base: pa.Table, n: int, scratch: Path) -> None:
 
 
 def dataset(base: pa.Table, n: int, data: Path) -> Path:
-    path = data / f"analytics-v3-{n}.duckdb"
+    path = data / f"analytics-v4-{n}.duckdb"
     done = path.with_suffix(".complete")
     if path.exists() and done.exists():
         return path

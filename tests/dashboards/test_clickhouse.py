@@ -125,11 +125,6 @@ def test_minute_rollup_adds_up(loaded: Loaded) -> None:
 
 # --- our own queries, transpiled by queries.render(sql, "clickhouse") -------------------------
 
-# Transpiled queries that real ClickHouse rejects, with the error it gives (queries.py is owned
-# elsewhere; these are reported, and the strict xfail turns red once they are fixed).
-# (The attack list's was fixed: queries.render writes its top-n for ClickHouse.)
-KNOWN_FAILURES: dict[str, str] = {}
-
 
 @pytest.fixture(scope="module")
 def duck_layout(loaded: Loaded) -> Loaded:
@@ -181,8 +176,6 @@ def _views(loaded: Loaded) -> list[View]:
 def test_transpiled_query_runs_in_clickhouse_with_duckdbs_answer(
     duck_layout: Loaded, name: str
 ) -> None:
-    if name in KNOWN_FAILURES:
-        pytest.xfail(KNOWN_FAILURES[name])
     nonempty = 0
     for view in _views(duck_layout):
         sql = all_queries(view)[name]
@@ -192,11 +185,3 @@ def test_transpiled_query_runs_in_clickhouse_with_duckdbs_answer(
         assert rows == want, (name, view)
         nonempty += bool(want and want != [(0, 0, 0, 0)])
     assert nonempty, name
-
-
-@pytest.mark.parametrize("name", sorted(KNOWN_FAILURES))
-def test_known_failure_still_fails(duck_layout: Loaded, name: str) -> None:
-    """Keeps the report honest: the failure listed above is what ClickHouse says today."""
-    sql = render(all_queries(_views(duck_layout)[0])[name], "clickhouse")
-    with pytest.raises(Exception, match=r"SYNTAX_ERROR|Syntax error"):
-        duck_layout.query(sql)

@@ -33,6 +33,7 @@ from netlogpush.analytics.store import (
     ATTACK_ROWS,
     ATTACK_TOP_SOURCES,
     COUNTING_COLUMNS,
+    DROPPED_SOURCE_ROWS,
     MINUTE_NS,
     NS_PER_S,
     ROLLUP_DIMENSIONS,
@@ -344,9 +345,9 @@ def sql_attack_count(v: View) -> str:
 
 
 def sql_top_source(v: View) -> str:
-    """The source IP with the most dropped packets (one row, or none). Addresses are in the
-    raw tier only, so this one always reads samples."""
-    src = _source(v, ["IPSourceAddress", "action"], rows="IPSourceAddress <> ''")
+    """The source IP with the most dropped packets (one row, or none), from the hourly
+    aggregate of dropped samples' sources and the samples at the range's partial hours."""
+    src = _source(v, ["IPSourceAddress", "action"], rows=DROPPED_SOURCE_ROWS)
     return (
         f"WITH {src} "
         "SELECT IPSourceAddress, sum(packets) AS p FROM src "
