@@ -540,13 +540,7 @@ class Queries:
         self.store = store
 
     def _rows(self, sql: str) -> list[tuple[Any, ...]]:
-        # A cursor per query: the dashboard answers from several threads while the feed
-        # writes, and one DuckDB connection must not be used by two threads at once.
-        cursor = self.store.con.cursor()
-        try:
-            return cursor.execute(sql).fetchall()
-        finally:
-            cursor.close()
+        return self.store.read(sql)
 
     def timeseries(
         self,

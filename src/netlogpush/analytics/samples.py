@@ -123,11 +123,7 @@ class Samples:
         self.store = store
 
     def _rows(self, sql: str) -> list[tuple[Any, ...]]:
-        cursor = self.store.con.cursor()
-        try:
-            return cursor.execute(sql).fetchall()
-        finally:
-            cursor.close()
+        return self.store.read(sql)
 
     def page(
         self, v: View, attack_id: str | None = None, limit: int = 50, offset: int = 0

@@ -125,27 +125,13 @@ class Aggregate:
 # agg_minute (low-cardinality dimensions only, so a minute stays small), and per hour 22k
 # (country), 0.6M (ASN) and 1.8M (destination port) rows in the per-dimension tables. A
 # per-minute table with ASN or port would be as large as the samples.
+_PER_HOUR_ONLY = ("SourceASN", "SourceCountry", "DestinationPort", "IPDestinationSubnet")
 AGGREGATES: tuple[Aggregate, ...] = (
+    # The roll-up's dimensions without the four with thousands of values, so a minute stays small.
     Aggregate(
         "agg_minute",
         MINUTE_NS,
-        (
-            *COUNTING_COLUMNS,
-            "Direction",
-            "AttackID",
-            "AttackVector",
-            "RuleID",
-            "RuleName",
-            "MitigationReason",
-            "ProtocolState",
-            "IPProtocol",
-            "IPProtocolName",
-            "TCPFlags",
-            "TCPFlagsString",
-            "ColoCode",
-            "ColoCountry",
-            "IPTotalLengthBuckets",
-        ),
+        tuple(d for d in ROLLUP_DIMENSIONS if d not in _PER_HOUR_ONLY),
         spans=True,
     ),
     # dosd's attack samples with their target: the attack list without reading samples.
@@ -262,6 +248,15 @@ class AnalyticsStore:
         except BaseException:
             self.close()
             raise
+
+    def read(self, sql: str) -> list[tuple[Any, ...]]:
+        """Run a query on a cursor of its own: readers answer from several threads while the
+        feed writes, and one DuckDB connection must not be used by two threads at once."""
+        cursor = self.con.cursor()
+        try:
+            return cursor.execute(sql).fetchall()
+        finally:
+            cursor.close()
 
     def close(self) -> None:
         self._w.close()

@@ -267,9 +267,7 @@ def _print_store(path: Path, console: Console) -> None:
     from netlogpush.dataset.records import SCHEMA
 
     with AnalyticsStore(path) as store:
-        first, last = store.con.execute(
-            "SELECT min(Datetime), max(Datetime) FROM records"
-        ).fetchone() or (0, 0)
+        [(first, last)] = store.read("SELECT min(Datetime), max(Datetime) FROM records")
         if not first:
             console.print("[red]the store holds no records[/red]")
             return
