@@ -213,6 +213,9 @@ class JobSupervisor:
 
 
 DAY_NS = 86_400 * 1_000_000_000
+#: How long a stopping server waits for open connections (a sender's idle keep-alive TLS
+#: connection otherwise held the HTTPS listener open for ~10 s); jobs have flushed by then.
+GRACE_SECONDS = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +374,14 @@ def serve(
     for name, batches, stop in sources:
         ingest.add(name, batches, stop)
     server = _Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio")
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            ws="websockets-sansio",
+            timeout_graceful_shutdown=GRACE_SECONDS,
+        )
     )
     # The same app on HTTPS as well: Logpush only sends to HTTPS endpoints.
     tls_server = None
@@ -379,6 +389,7 @@ def serve(
         tls_server = _Server(
             uvicorn.Config(
                 app, host=tls.host, port=tls.port, log_level="warning", ws="websockets-sansio",
+                timeout_graceful_shutdown=GRACE_SECONDS,
                 ssl_certfile=str(tls.cert), ssl_keyfile=str(tls.key),
             )
         )  # fmt: skip
