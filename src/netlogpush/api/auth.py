@@ -16,6 +16,7 @@ import hmac
 import re
 import secrets
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -180,3 +181,13 @@ def require(token: Token, account_id: str, permission: str) -> None:
     """
     if not token.allows(account_id, permission):
         raise ApiError(403, [(AUTHENTICATION_ERROR, "Authentication error")])
+
+
+def authorize(
+    store: TokenStore, headers: Mapping[str, str], account_id: str, permission: str
+) -> Token:
+    """``authenticate`` then ``require``, from a request's or a WebSocket's headers: what every
+    account-scoped route checks first."""
+    token = authenticate(store, headers.get("authorization"), headers.get("x-auth-key"))
+    require(token, account_id, permission)
+    return token

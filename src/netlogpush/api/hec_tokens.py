@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from netlogpush.api.auth import LOGS_READ, LOGS_WRITE, TokenStore, authenticate, require
+from netlogpush.api.auth import LOGS_READ, LOGS_WRITE, authorize
 from netlogpush.api.envelope import FAILURES, ApiError, Envelope, ok
 from netlogpush.api.jobs import AccountId
 from netlogpush.receiver.tokens import HecTokenStore
@@ -56,11 +56,8 @@ def _auth(request: Request, account_id: AccountId) -> None:
     """A router dependency, so it runs before the body is validated (as the jobs routes):
     a caller without the right token gets 401/403 whatever it sent, and learns no body rules.
     Reading needs Logs Read (or Write); creating, patching and revoking need Logs Write."""
-    tokens: TokenStore = request.app.state.api.tokens
-    token = authenticate(
-        tokens, request.headers.get("authorization"), request.headers.get("x-auth-key")
-    )
-    require(token, account_id, LOGS_READ if request.method in ("GET", "HEAD") else LOGS_WRITE)
+    permission = LOGS_READ if request.method in ("GET", "HEAD") else LOGS_WRITE
+    authorize(request.app.state.api.tokens, request.headers, account_id, permission)
 
 
 def _store(request: Request) -> HecTokenStore:

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi import Path as PathParam
 
 from netlogpush._jsonfile import locked, read_json, write_json
-from netlogpush.api.auth import LOGS_WRITE, TokenStore, authenticate, require
+from netlogpush.api.auth import LOGS_WRITE, authorize
 from netlogpush.api.envelope import (
     FAILURES,
     JOB_NOT_FOUND,
@@ -199,11 +199,7 @@ DatasetId = Annotated[str, PathParam(pattern=DATASET_PATTERN, max_length=256)]
 def _auth(request: Request, account_id: AccountId) -> None:
     """A router dependency, so it runs before the body is validated: an anonymous caller
     learns nothing about the body rules, and gets 401 whatever it sent (as Cloudflare)."""
-    store: TokenStore = request.app.state.api.tokens
-    token = authenticate(
-        store, request.headers.get("authorization"), request.headers.get("x-auth-key")
-    )
-    require(token, account_id, LOGS_WRITE)
+    authorize(request.app.state.api.tokens, request.headers, account_id, LOGS_WRITE)
 
 
 def _store(request: Request) -> JobStore:

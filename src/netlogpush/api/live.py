@@ -32,7 +32,7 @@ from fastapi import APIRouter, WebSocket
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect
 
-from netlogpush.api.auth import ACCOUNT_ID, LOGS_WRITE, authenticate, require
+from netlogpush.api.auth import ACCOUNT_ID, LOGS_WRITE, authorize
 from netlogpush.api.envelope import NO_ROUTE, ApiError, failure, invalid
 from netlogpush.dataset.fields import FIELDS_BY_NAME
 from netlogpush.dataset.formats import encode_ndjson
@@ -122,12 +122,7 @@ def build_live_router() -> APIRouter:
             if not ACCOUNT_ID.match(account_id):
                 raise ApiError(400, [(NO_ROUTE, f"Could not route to {websocket.url.path}, "
                                       "perhaps your object identifier is invalid?")])  # fmt: skip
-            token = authenticate(
-                api.tokens,
-                websocket.headers.get("authorization"),
-                websocket.headers.get("x-auth-key"),
-            )
-            require(token, account_id, LOGS_WRITE)
+            authorize(api.tokens, websocket.headers, account_id, LOGS_WRITE)
             query = parse_query(websocket.query_params)
         except ApiError as exc:
             await websocket.send_denial_response(failure(exc.status, exc.errors))

@@ -17,7 +17,7 @@ import orjson
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse
 
-from netlogpush.api.auth import RULESETS_WRITE, TokenStore, authenticate, require
+from netlogpush.api.auth import RULESETS_WRITE, authorize
 from netlogpush.api.envelope import FAILURES, ApiError, ok
 from netlogpush.mitigation.atp_api import AtpError
 from netlogpush.mitigation.rulesets import RulesetError
@@ -29,11 +29,7 @@ INVALID_BODY = 10026
 
 
 def _auth(request: Request, account_id: str) -> None:
-    store: TokenStore = request.app.state.api.tokens
-    token = authenticate(
-        store, request.headers.get("authorization"), request.headers.get("x-auth-key")
-    )
-    require(token, account_id, RULESETS_WRITE)
+    authorize(request.app.state.api.tokens, request.headers, account_id, RULESETS_WRITE)
 
 
 def _refused(exc: RulesetError | AtpError) -> JSONResponse:
