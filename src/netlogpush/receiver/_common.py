@@ -11,6 +11,9 @@ from typing import Any
 
 from starlette.requests import Request
 
+from netlogpush.dataset.reader import RecordError
+from netlogpush.receiver.body import is_validation_upload
+from netlogpush.receiver.sink import RecordSink
 from netlogpush.receiver.tokens import HecToken, HecTokenStore
 
 
@@ -115,3 +118,25 @@ __all__ = [
     "HecTokenStore", "Inflight", "ReceiverConfig", "ReceiverStats", "TooLarge",
     "presented_token", "read_body", "token_allows_index",
 ]  # fmt: skip
+
+
+def hand_over(
+    sink: RecordSink, stats: ReceiverStats, records: list[dict[str, Any]], nbytes: int
+) -> tuple[str, str]:
+    """Give a parsed request's records to the sink and count the outcome; both receivers
+    answer from it in their own protocol. ``(outcome, detail)`` with outcome ``validation``
+    (Cloudflare's test upload, not stored), ``ok``, ``invalid_format`` (a value of the wrong
+    type: retrying cannot fix it) or ``sink_error`` (the server's fault: the sender retries)."""
+    if is_validation_upload(records):
+        stats.count("validation")
+        return "validation", ""
+    try:
+        sink.on_records(records)
+    except RecordError as exc:
+        stats.count("invalid_format")
+        return "invalid_format", str(exc)
+    except Exception:  # a failing sink must not take the server down
+        stats.count("sink_error")
+        return "sink_error", ""
+    stats.count("ok", len(records), nbytes)
+    return "ok", ""

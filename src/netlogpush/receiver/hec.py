@@ -30,12 +30,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from netlogpush.dataset.reader import RecordError
 from netlogpush.receiver._common import (
     Inflight,
     ReceiverConfig,
     ReceiverStats,
     TooLarge,
+    hand_over,
     presented_token,
     read_body,
     token_allows_index,
@@ -44,7 +44,6 @@ from netlogpush.receiver.body import (
     BodyError,
     IndexRefused,
     decode_body,
-    is_validation_upload,
     parse_events,
     parse_ndjson,
 )
@@ -167,19 +166,10 @@ class HecReceiver:
         except Exception:  # bad input must never take the server down
             self.stats.count("internal_error")
             return hec_response(8)
-        if is_validation_upload(records):
-            self.stats.count("validation")
-            return hec_response(0)
-        try:
-            self.sink.on_records(records)
-        except RecordError as exc:  # a value of the wrong type: retrying cannot fix it
-            self.stats.count("invalid_format")
-            return hec_response(6, text=f"Invalid data format: {exc}")
-        except Exception:  # a failing sink is the server's fault: 8 means retry
-            self.stats.count("sink_error")
-            return hec_response(8)
-        self.stats.count("ok", len(records), len(data))
-        return hec_response(0)
+        outcome, detail = hand_over(self.sink, self.stats, records, len(data))
+        if outcome == "invalid_format":
+            return hec_response(6, text=f"Invalid data format: {detail}")
+        return hec_response(8 if outcome == "sink_error" else 0)  # 8 means retry
 
     def _endpoint(self, kind: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:

@@ -21,16 +21,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from netlogpush.dataset.reader import RecordError
 from netlogpush.receiver._common import (
     Inflight,
     ReceiverConfig,
     ReceiverStats,
     TooLarge,
+    hand_over,
     presented_token,
     read_body,
 )
-from netlogpush.receiver.body import BodyError, decode_body, is_validation_upload, parse_ndjson
+from netlogpush.receiver.body import BodyError, decode_body, parse_ndjson
 from netlogpush.receiver.sink import RecordSink
 from netlogpush.receiver.tokens import HecTokenStore
 
@@ -82,18 +82,13 @@ class HttpLogpushReceiver:
         except Exception:  # bad input must never take the server down
             self.stats.count("internal_error")
             return _json(500, error="internal error")
-        if is_validation_upload(records):
-            self.stats.count("validation")
+        outcome, detail = hand_over(self.sink, self.stats, records, len(data))
+        if outcome == "validation":
             return _json(200, ok=True, records=0, validation=True)
-        try:
-            self.sink.on_records(records)
-        except RecordError as exc:  # a value of the wrong type: retrying cannot fix it
-            self.stats.count("invalid_format")
-            return _json(400, error=str(exc), reason="invalid_format")
-        except Exception:  # 5xx makes Logpush retry the batch
-            self.stats.count("sink_error")
+        if outcome == "invalid_format":
+            return _json(400, error=detail, reason="invalid_format")
+        if outcome == "sink_error":  # 5xx makes Logpush retry the batch
             return _json(500, error="sink failed")
-        self.stats.count("ok", len(records), len(data))
         return _json(200, ok=True, records=len(records))
 
     async def endpoint(self, request: Request) -> Response:
